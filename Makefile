@@ -1,0 +1,48 @@
+# pgcube — every target installs what it needs first, so a fresh machine with
+# only Python 3.11 can run `make serve` or `make test` straight away.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve test lint unit integration migrate openapi bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the service (embedded PostgreSQL unless PGCUBE_DATABASE_URL is set).
+serve: $(STAMP)
+	$(BIN)/pgcube serve
+
+## Lint, type-check and run the whole test suite.
+test: lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench alembic
+	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+migrate: $(STAMP)
+	$(BIN)/pgcube migrate
+
+## Regenerate the committed OpenAPI document (a test keeps it current).
+openapi: $(STAMP)
+	$(BIN)/pgcube openapi > docs/openapi.json
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""Dependencies shared by the route groups: settings, the pool, and the
+request's transaction (acquire, begin, yield, commit or roll back — the one
+place that does it; handlers never commit)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+import asyncpg
+from litestar.datastructures import State
+
+from pgcube import errors
+from pgcube.settings import Settings
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+async def acquire(state: State) -> asyncpg.pool.PoolConnectionProxy:
+    """A pooled connection, or 503 within the acquire timeout."""
+    settings: Settings = state.settings
+    pool: asyncpg.Pool = state.pool
+    try:
+        conn: asyncpg.pool.PoolConnectionProxy = await pool.acquire(
+            timeout=settings.pool_acquire_timeout
+        )
+    except (TimeoutError, asyncio.TimeoutError, OSError, asyncpg.PostgresConnectionError) as exc:
+        raise errors.ServiceUnavailable() from exc
+    return conn
+
+
+async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One transaction per request: committed when the handler returns, rolled back when it raises."""
+    pool: asyncpg.Pool = state.pool
+    conn = await acquire(state)
+    try:
+        async with conn.transaction():
+            yield conn
+    finally:
+        await pool.release(conn)

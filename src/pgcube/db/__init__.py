@@ -1,0 +1,1 @@
+"""Everything that talks to PostgreSQL directly: pool, embedded server, migrations, SQLSTATE mapping."""

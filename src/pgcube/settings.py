@@ -1,0 +1,143 @@
+"""Settings, read once from ``PGCUBE_*`` environment variables.
+
+Every field below is one variable: ``PGCUBE_`` + the field name in upper case
+(``database_url`` → ``PGCUBE_DATABASE_URL``). The README lists them all; a test
+keeps that list and this class in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+ENV_PREFIX = "PGCUBE_"
+
+Environment = Literal["development", "production"]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # --- where the data lives -------------------------------------------------
+    database_url: str | None = None
+    """PostgreSQL to use. Unset: an embedded PostgreSQL in ``data_dir``."""
+    data_dir: str = ".pgcube"
+    """Embedded PostgreSQL cluster and generated development secrets."""
+    migrate_on_start: bool = True
+    """Apply the control-plane migrations when ``pgcube serve`` starts."""
+
+    # --- serving ---------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    environment: Environment = "development"
+    """``production`` refuses weak secrets and hides nothing less."""
+    log_level: str = "info"
+    access_log: bool = True
+    public_url: str = ""
+    """Base URL used in links sent by email; defaults to http://host:port."""
+
+    # --- the connection pool -----------------------------------------------------
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    pool_acquire_timeout: float = 5.0
+    """Seconds to wait for a free connection before answering 503."""
+    statement_timeout_ms: int = 5000
+    """Every statement runs under this timeout; past it, 504 QUERY_TIMEOUT."""
+
+    # --- request limits ----------------------------------------------------------
+    max_body_bytes: int = 1024 * 1024
+    max_import_bytes: int = 1024 * 1024 * 1024
+    max_document_bytes: int = 1024 * 1024
+    max_batch_size: int = 1000
+    max_page_size: int = 1000
+    max_json_depth: int = 64
+
+    # --- query language limits ---------------------------------------------------
+    query_max_depth: int = 16
+    query_max_conditions: int = 64
+    query_max_list_values: int = 1000
+    query_max_regex_length: int = 256
+
+    # --- accounts and tokens -----------------------------------------------------
+    jwt_secret: str | None = None
+    """HS256 signing secret, at least 32 bytes. Development: generated in data_dir."""
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    refresh_reuse_grace: int = 10
+    require_email_verification: bool = True
+    email_token_ttl: int = 24 * 3600
+    password_reset_ttl: int = 3600
+    login_max_failures: int = 5
+    login_failure_window: int = 15 * 60
+    email_resend_interval: int = 60
+
+    # --- email -------------------------------------------------------------------
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "pgcube <no-reply@localhost>"
+
+    # --- quotas and rate limits ----------------------------------------------------
+    quota_databases: int = 100
+    quota_collections: int = 200
+    quota_api_keys: int = 50
+    rate_limit_requests: int = 6000
+    """Requests (documents, for batches) per key or account per window on /api."""
+    rate_limit_core_requests: int = 300
+    """Requests per client address per window on /core."""
+    rate_limit_window: int = 60
+
+    # --- data lifecycle ------------------------------------------------------------
+    trash_retention: int = 24 * 3600
+    idempotency_retention: int = 24 * 3600
+    count_estimate_threshold: int = 100_000
+    """Collections with more rows than this report an estimated num_documents."""
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``environ`` (default ``os.environ``), then ``overrides``."""
+        source = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for name in cls.__struct_fields__:
+            value = source.get(ENV_PREFIX + name.upper())
+            if value is not None and value != "":
+                raw[name] = value
+        raw.update(overrides)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(_env_message(str(exc))) from None
+
+
+class SettingsError(ValueError):
+    """A ``PGCUBE_*`` variable has a value of the wrong type."""
+
+
+def _env_message(msgspec_message: str) -> str:
+    # msgspec names the field as "$.field"; point at the variable instead.
+    if "$." in msgspec_message:
+        head, _, field = msgspec_message.rpartition("$.")
+        return f"{head}{ENV_PREFIX}{field.upper()}"
+    return msgspec_message
+
+
+def setting_names() -> list[str]:
+    """The environment variable of every setting, in declaration order."""
+    return [ENV_PREFIX + name.upper() for name in Settings.__struct_fields__]

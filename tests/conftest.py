@@ -1,0 +1,57 @@
+"""Shared fixtures: one real PostgreSQL per test run, never a mock.
+
+* ``pg_url`` — a fresh database for this run, with the control plane migrated;
+* ``pg`` — a synchronous connection to it (``tests/support/sync_pg.py``);
+* ``settings`` / ``live_server`` / ``client`` — pgcube served over real HTTP
+  on a loopback port (``tests/support/live.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pgcube.db import migrations
+from pgcube.settings import Settings
+from tests.support.live import LiveServer, test_settings
+from tests.support.postgres import postgres_server, scratch_database
+from tests.support.sync_pg import SyncPg
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    with scratch_database(pg_server_url) as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg(pg_url: str) -> Iterator[SyncPg]:
+    conn = SyncPg(pg_url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def settings(pg_url: str) -> Settings:
+    return test_settings(pg_url)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with live_server.client() as http:
+        yield http

@@ -1,0 +1,74 @@
+"""pgcube served over real HTTP on a loopback port, in a background thread.
+
+``LiveServer(settings)`` runs uvicorn with ``create_app(settings)`` (the same
+factory production uses) and stops it on exit; tests talk to it with a real
+HTTP client.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import httpx
+import uvicorn
+
+from pgcube.app import create_app
+from pgcube.settings import Settings
+
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a test server on ``database_url`` (already migrated)."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "migrate_on_start": False,
+        "jwt_secret": TEST_JWT_SECRET,
+        "pool_min_size": 1,
+        "pool_max_size": 5,
+        "access_log": False,
+    }
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the test server failed to start")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the test server did not start within 30 s")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
