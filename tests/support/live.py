@@ -12,8 +12,11 @@ import threading
 import time
 from types import TracebackType
 
+from collections.abc import Callable
+
 import httpx
 import uvicorn
+from litestar import Litestar
 
 from pgcube.app import create_app
 from pgcube.settings import Settings
@@ -42,13 +45,19 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
     return Settings.from_env({}, **values)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, despite its name
+
+
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app_hook: Callable[[Litestar], Litestar] | None = None) -> None:
         self.settings = settings
+        app = create_app(settings)
+        if app_hook is not None:
+            app = app_hook(app)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

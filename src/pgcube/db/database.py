@@ -19,7 +19,7 @@ class ResolvedDatabase:
 
     def close(self) -> None:
         if self.embedded is not None:
-            self.embedded.stop()
+            self.embedded.close()
 
 
 def resolve_database(settings: Settings) -> ResolvedDatabase:

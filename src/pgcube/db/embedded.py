@@ -22,8 +22,20 @@ class EmbeddedPostgres:
     url: str
     _server: Any
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Release this process's handle; the last handle stops the server cleanly.
+
+        Idempotent: the package's own exit hook calls it again and then does nothing.
+        """
         self._server.cleanup()
+
+    def stop(self) -> None:
+        """Stop the server now, keeping the handle (tests use it to simulate an outage)."""
+        self._server.stop()
+
+    def start(self) -> None:
+        """Start it again after ``stop`` (same data, same socket)."""
+        self._server.ensure_postgres_running()
 
 
 def start_embedded(data_dir: Path) -> EmbeddedPostgres:
