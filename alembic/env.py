@@ -13,11 +13,10 @@ import asyncio
 from typing import Any
 
 import asyncpg
+from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-
-from alembic import context
 
 CONTROL_SCHEMA = "pgcube"
 # Any constant works; it only has to be the same for every pgcube process.

@@ -24,6 +24,7 @@ CREATE TABLE pgcube.accounts (
     password_hash      text NOT NULL,
     email_verified     boolean NOT NULL DEFAULT false,
     password_changed_at timestamptz NOT NULL DEFAULT now(),
+    last_email_at      timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
@@ -65,12 +66,15 @@ CREATE TABLE pgcube.outbox (
 );
 CREATE INDEX outbox_to ON pgcube.outbox (to_address, id);
 
--- Failed-login throttle, per account.
+-- Login throttle, per canonical email (not per account id: an unknown email is
+-- throttled exactly like a known one, so a 429 reveals nothing). Every attempt
+-- counts until one succeeds; rows whose window has passed are stale.
 CREATE TABLE pgcube.login_failures (
-    account_id   uuid PRIMARY KEY REFERENCES pgcube.accounts (id) ON DELETE CASCADE,
-    window_start timestamptz NOT NULL,
-    failures     integer NOT NULL
+    email_canonical text PRIMARY KEY,
+    window_start    timestamptz NOT NULL,
+    failures        integer NOT NULL
 );
+CREATE INDEX login_failures_window ON pgcube.login_failures (window_start);
 
 -- Logical databases: one PostgreSQL schema each.
 CREATE TABLE pgcube.databases (

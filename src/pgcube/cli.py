@@ -58,8 +58,13 @@ def _serve(args: argparse.Namespace) -> int:
                 ENV_PREFIX + "PORT": str(settings.port),
             }
         )
-        log.info("pgcube %s serving on http://%s:%d (%d worker(s))", __version__, settings.host,
-                 settings.port, settings.workers)
+        log.info(
+            "pgcube %s serving on http://%s:%d (%d worker(s))",
+            __version__,
+            settings.host,
+            settings.port,
+            settings.workers,
+        )
         uvicorn.run(
             "pgcube.asgi:app",
             host=settings.host,
@@ -106,7 +111,9 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"pgcube {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="start the service (embedded PostgreSQL unless PGCUBE_DATABASE_URL)")
+    serve = commands.add_parser(
+        "serve", help="start the service (embedded PostgreSQL unless PGCUBE_DATABASE_URL)"
+    )
     serve.add_argument("--host", help="address to bind (PGCUBE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (PGCUBE_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (PGCUBE_WORKERS, default 1)")

@@ -167,7 +167,12 @@ class RateLimitExceeded(PgcubeError):
     def __init__(self, *, limit: int, remaining: int, reset_at: int, retry_after: int) -> None:
         super().__init__(
             f"Too many requests. Try again in {retry_after} seconds.",
-            details={"limit": limit, "remaining": remaining, "reset_at": reset_at, "retry_after": retry_after},
+            details={
+                "limit": limit,
+                "remaining": remaining,
+                "reset_at": reset_at,
+                "retry_after": retry_after,
+            },
             headers={"Retry-After": str(retry_after)},
         )
 

@@ -54,7 +54,8 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
     body: dict[str, Any] = response.json()
     assert body["success"] is False
     assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
     assert isinstance(body["error"]["details"], dict)
     for leak in ("Traceback", 'File "', "SELECT", ".py", "/srv/"):
         assert leak not in response.text
@@ -82,7 +83,9 @@ def test_wrong_method_is_405(client: httpx.Client) -> None:
 
 
 def test_malformed_json_is_invalid_json(probe_client: httpx.Client) -> None:
-    response = probe_client.post("/test/probe", content=b'{"email": ', headers={"content-type": "application/json"})
+    response = probe_client.post(
+        "/test/probe", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
     assert_envelope(response, 400, "INVALID_JSON")
 
 
@@ -93,14 +96,16 @@ def test_missing_field_names_the_field(probe_client: httpx.Client) -> None:
 
 
 def test_wrong_type_names_the_field(probe_client: httpx.Client) -> None:
-    body = assert_envelope(probe_client.post("/test/probe", json={"email": "a", "count": "x"}), 400,
-                           "VALIDATION_ERROR")
+    body = assert_envelope(
+        probe_client.post("/test/probe", json={"email": "a", "count": "x"}), 400, "VALIDATION_ERROR"
+    )
     assert body["error"]["details"] == {"field": "count"}
 
 
 def test_unknown_field_is_refused(probe_client: httpx.Client) -> None:
-    assert_envelope(probe_client.post("/test/probe", json={"email": "a", "is_admin": True}), 400,
-                    "VALIDATION_ERROR")
+    assert_envelope(
+        probe_client.post("/test/probe", json={"email": "a", "is_admin": True}), 400, "VALIDATION_ERROR"
+    )
 
 
 def test_body_over_the_limit_is_413(probe_client: httpx.Client) -> None:

@@ -11,8 +11,18 @@ from tests.support.postgres import scratch_database
 from tests.support.sync_pg import SyncPg
 
 CONTROL_TABLES = {
-    "accounts", "refresh_tokens", "email_tokens", "outbox", "login_failures", "databases",
-    "collections", "fields", "api_keys", "idempotency_keys", "rate_limits", "alembic_version",
+    "accounts",
+    "refresh_tokens",
+    "email_tokens",
+    "outbox",
+    "login_failures",
+    "databases",
+    "collections",
+    "fields",
+    "api_keys",
+    "idempotency_keys",
+    "rate_limits",
+    "alembic_version",
 }
 
 

@@ -33,7 +33,9 @@ def wait_healthy(url: str, process: subprocess.Popen[str], within: float = 60) -
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"pgcube serve exited early:\n{process.stdout.read() if process.stdout else ''}")
+            raise AssertionError(
+                f"pgcube serve exited early:\n{process.stdout.read() if process.stdout else ''}"
+            )
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return
@@ -80,19 +82,22 @@ def test_serve_from_a_clean_data_dir_and_again(tmp_path: Path) -> None:
 
 
 def test_cli_version_and_help() -> None:
-    version = subprocess.run([sys.executable, "-m", "pgcube.cli", "--version"], capture_output=True, text=True,
-                             check=True)
+    version = subprocess.run(
+        [sys.executable, "-m", "pgcube.cli", "--version"], capture_output=True, text=True, check=True
+    )
     assert version.stdout.startswith("pgcube ")
-    usage = subprocess.run([sys.executable, "-m", "pgcube.cli", "--help"], capture_output=True, text=True,
-                           check=True)
+    usage = subprocess.run(
+        [sys.executable, "-m", "pgcube.cli", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("serve", "migrate", "openapi"):
         assert command in usage.stdout
 
 
 def test_cli_rejects_a_bad_setting() -> None:
     env = {**os.environ, "PGCUBE_PORT": "not-a-port"}
-    result = subprocess.run([sys.executable, "-m", "pgcube.cli", "migrate"], capture_output=True, text=True,
-                            env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "pgcube.cli", "migrate"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 2
     assert "PGCUBE_PORT" in result.stderr
     assert "Traceback" not in result.stderr

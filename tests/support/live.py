@@ -10,9 +10,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
-
 from collections.abc import Callable
+from types import TracebackType
 
 import httpx
 import uvicorn
@@ -56,9 +55,7 @@ class LiveServer:
             app = app_hook(app)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

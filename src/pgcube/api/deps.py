@@ -4,7 +4,6 @@ place that does it; handlers never commit)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 
 import asyncpg
@@ -24,10 +23,8 @@ async def acquire(state: State) -> asyncpg.pool.PoolConnectionProxy:
     settings: Settings = state.settings
     pool: asyncpg.Pool = state.pool
     try:
-        conn: asyncpg.pool.PoolConnectionProxy = await pool.acquire(
-            timeout=settings.pool_acquire_timeout
-        )
-    except (TimeoutError, asyncio.TimeoutError, OSError, asyncpg.PostgresConnectionError) as exc:
+        conn: asyncpg.pool.PoolConnectionProxy = await pool.acquire(timeout=settings.pool_acquire_timeout)
+    except (TimeoutError, OSError, asyncpg.PostgresConnectionError) as exc:
         raise errors.ServiceUnavailable() from exc
     return conn
 

@@ -115,8 +115,13 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if error is None or isinstance(error, errors.InternalError):
         request_id = uuid.uuid4().hex
         # The route's template, never the raw path: a path may hold a one-time token.
-        log.error("unhandled error (request_id=%s) in %s %s", request_id, request.method, _route_of(request),
-                  exc_info=exc)
+        log.error(
+            "unhandled error (request_id=%s) in %s %s",
+            request_id,
+            request.method,
+            _route_of(request),
+            exc_info=exc,
+        )
         error = errors.InternalError(details={"request_id": request_id})
     return Response(
         content=error_body(error, envelope_of(request)),

@@ -42,9 +42,10 @@ def execute_script(sql: str) -> None:
     statement holds one command; asyncpg's own ``execute`` without arguments
     uses the simple query protocol, which takes a whole script.
     """
+    from alembic import op
     from sqlalchemy.util import await_only
 
-    from alembic import op
-
     driver_connection = op.get_bind().connection.driver_connection
+    if driver_connection is None:
+        raise RuntimeError("the migration has no live asyncpg connection")
     await_only(driver_connection.execute(sql))

@@ -13,7 +13,6 @@ Every connection gets:
 
 from __future__ import annotations
 
-
 import asyncpg
 
 from pgcube.settings import Settings
@@ -70,8 +69,6 @@ async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
 
 async def connect(settings: Settings, url: str) -> asyncpg.Connection:
     """One connection configured like the pool's (CLI tools, tests)."""
-    conn: asyncpg.Connection = await asyncpg.connect(
-        url, server_settings=server_settings(settings)
-    )
+    conn: asyncpg.Connection = await asyncpg.connect(url, server_settings=server_settings(settings))
     await init_connection(conn)
     return conn

@@ -1,0 +1,155 @@
+"""The only gate for names, and the only place that quotes SQL identifiers and literals.
+
+Every name a client chooses (a database's ``db_name``, a collection, a
+declared field) passes one of the ``check_*`` functions below before it goes
+anywhere near SQL; every identifier pgcube puts in SQL text is quoted by
+:func:`quote_ident` (SPEC §1, RELIABILITY D2). Nothing else in pgcube builds
+an identifier or a literal by hand.
+
+Physical names:
+
+* schema — ``<name lower-cased, '-' → '_'>_<6 hex>``, at most 63 bytes;
+* table — the collection's name (already a lower-case identifier);
+* every other relation of a collection (its indexes, its primary key) is
+  ``<table>$<suffix>``. ``$`` can never occur in a collection's name, so no
+  collection can ever collide with another collection's index;
+* ``_trash`` — the schema's table of deleted and archived documents; the name
+  is reserved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+from pgcube.errors import ValidationError
+
+MAX_IDENTIFIER_BYTES = 63
+"""PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated."""
+
+DATABASE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+COLLECTION_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+DATABASE_ID = re.compile(r"[0-9a-f]{24}")
+
+TRASH_TABLE = "_trash"
+SCHEMA_SUFFIX_HEX = 6
+
+SYSTEM_FIELDS = frozenset({"_key", "_id", "_userkey", "_created_at", "_modified_at"})
+"""Names pgcube maintains itself (``_id`` is the filter alias of ``_key``): never declarable."""
+
+_RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})
+
+
+def _is_reserved(name: str) -> bool:
+    folded = name.lower().replace("-", "_")
+    return folded in _RESERVED or folded.startswith("pg_")
+
+
+def check_database_name(name: str) -> str:
+    """A valid ``db_name`` (returned unchanged), else ``ValidationError``."""
+    if not DATABASE_NAME.fullmatch(name):
+        raise ValidationError(
+            "Invalid database name: 1 to 63 characters, a letter first, then letters, digits, '_' or '-'",
+            details={"field": "db_name", "value": _shown(name)},
+        )
+    if _is_reserved(name):
+        raise ValidationError(
+            f"The database name {name!r} is reserved", details={"field": "db_name", "value": name}
+        )
+    return name
+
+
+def check_collection_name(name: str, *, field: str = "name") -> str:
+    """A valid collection name (returned unchanged), else ``ValidationError``."""
+    if not COLLECTION_NAME.fullmatch(name):
+        raise ValidationError(
+            "Invalid collection name: 1 to 63 characters, a lower-case letter or '_' first, "
+            "then lower-case letters, digits or '_'",
+            details={"field": field, "value": _shown(name)},
+        )
+    if _is_reserved(name):
+        raise ValidationError(
+            f"The collection name {name!r} is reserved", details={"field": field, "value": name}
+        )
+    return name
+
+
+def check_field_name(name: str, *, field: str = "name") -> str:
+    """A valid declared field name (a top-level key of the document), else ``ValidationError``."""
+    if not FIELD_NAME.fullmatch(name):
+        raise ValidationError(
+            "Invalid field name: 1 to 63 characters, a letter or '_' first, then letters, digits, '_' or '-'",
+            details={"field": field, "value": _shown(name)},
+        )
+    if name in SYSTEM_FIELDS:
+        raise ValidationError(
+            f"{name!r} is a system field and cannot be declared", details={"field": field, "value": name}
+        )
+    return name
+
+
+def is_database_id(value: str) -> bool:
+    return DATABASE_ID.fullmatch(value) is not None
+
+
+def new_database_id() -> str:
+    """24 lowercase hex: 4 bytes of Unix time then 8 random bytes (an ObjectId's shape, sortable)."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
+
+
+def schema_name_for(database_name: str, suffix: str | None = None) -> str:
+    """The physical schema of a logical database: readable, suffixed, at most 63 bytes."""
+    check_database_name(database_name)
+    suffix = suffix or secrets.token_hex(SCHEMA_SUFFIX_HEX // 2)
+    base = database_name.lower().replace("-", "_")
+    room = MAX_IDENTIFIER_BYTES - len(suffix) - 1
+    return f"{base[:room]}_{suffix}"
+
+
+def relation_name(table: str, suffix: str) -> str:
+    """The name of an index or constraint of ``table``: ``<table>$<suffix>``, at most 63 bytes.
+
+    Too long a name keeps a readable prefix and ends in a hash of the full
+    name, so two different long names never meet.
+    """
+    name = f"{table}${suffix}"
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    keep = MAX_IDENTIFIER_BYTES - len(digest) - 1
+    return f"{name.encode()[:keep].decode(errors='ignore')}~{digest}"
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier. The only identifier quoting in pgcube."""
+    if not name or "\x00" in name or len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        raise ValueError(f"not a usable identifier: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    """``"schema"."name"``."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+def quote_literal(value: str) -> str:
+    """``value`` as a SQL string literal, for the few statements that take no parameters (COMMENT ON).
+
+    Works whatever ``standard_conforming_strings`` says: a value with a
+    backslash becomes an ``E''`` literal with the backslashes doubled, as
+    PostgreSQL's own ``quote_literal`` does.
+    """
+    if "\x00" in value:
+        raise ValueError("a SQL literal cannot hold NUL")
+    quoted = value.replace("'", "''")
+    if "\\" in quoted:
+        return "E'" + quoted.replace("\\", "\\\\") + "'"
+    return "'" + quoted + "'"
+
+
+def _shown(value: str) -> str:
+    """A rejected name, cut short for the error message."""
+    return value if len(value) <= 80 else value[:77] + "..."
