@@ -1,0 +1,94 @@
+"""What the catalog knows about a logical database and its collections.
+
+Frozen (hence hashable) values: a collection's ``fields`` and ``strict`` are
+the cache key of its validator (``pgcube.management.validation``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import msgspec
+
+from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident
+
+
+class FieldType(enum.StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    OBJECT = "object"
+    ARRAY = "array"
+    ANY = "any"
+
+    @property
+    def is_scalar(self) -> bool:
+        """Scalar types get a typed B-tree index (SPEC §5, §10)."""
+        return self in _SCALAR
+
+
+_SCALAR = frozenset(
+    {FieldType.STRING, FieldType.NUMBER, FieldType.INTEGER, FieldType.BOOLEAN, FieldType.DATE, FieldType.DATETIME}
+)
+
+
+class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One declared field of a collection: a top-level key of its documents."""
+
+    name: str
+    type: FieldType
+    required: bool = False
+    indexed: bool = False
+    """Whether the field has a typed B-tree expression index (scalar types only)."""
+
+
+class Database(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    account_id: str
+    name: str
+    schema_name: str
+    created_at: datetime
+
+    @property
+    def sql_schema(self) -> str:
+        """The schema, quoted for SQL text."""
+        return quote_ident(self.schema_name)
+
+    @property
+    def sql_trash(self) -> str:
+        """``"<schema>"."_trash"``: deleted and archived documents (``pgcube.management.ddl``)."""
+        return qualified(self.schema_name, TRASH_TABLE)
+
+
+class Collection(msgspec.Struct, frozen=True, kw_only=True):
+    database_id: str
+    schema_name: str
+    name: str
+    strict: bool = False
+    fields: tuple[FieldSpec, ...] = ()
+    created_at: datetime | None = None
+
+    @property
+    def table_name(self) -> str:
+        """The table's unquoted name: the collection's name."""
+        return self.name
+
+    @property
+    def sql_table(self) -> str:
+        """``"<schema>"."<collection>"``, quoted for SQL text."""
+        return qualified(self.schema_name, self.name)
+
+    @property
+    def sql_trash(self) -> str:
+        return qualified(self.schema_name, TRASH_TABLE)
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The declared field called ``name``, if any."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
