@@ -1,0 +1,240 @@
+"""The public entry points: request parts in, SQL text and parameters out.
+
+Each call runs parse → validate → plan, then renders through the shape cache:
+a cached shape costs only the walk that collects parameter values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlglot import exp
+
+from pgcube.query import sql
+from pgcube.query.cache import SQL_CACHE
+from pgcube.query.cursor import Cursor, decode_cursor, encode_cursor, fingerprint
+from pgcube.query.fields import FieldType, document_expression, field_path
+from pgcube.query.ir import DEFAULT_LIMITS, Limits
+from pgcube.query.nodes import PNode
+from pgcube.query.parse import parse
+from pgcube.query.plan import Planner
+from pgcube.query.pointer import fail
+from pgcube.query.projection import Projection, parse_projection
+from pgcube.query.sort import Sort, parse_sort
+from pgcube.query.sql import Params, col
+from pgcube.query.validate import validate
+
+
+class Collection(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a collection lives and what it declares. Names come from the catalog
+    (already through the management naming gate), never from a request."""
+
+    schema: str
+    table: str
+    fields: dict[str, str] = {}
+
+    def declared(self) -> dict[tuple[str, ...], FieldType]:
+        return {field_path(name): FieldType(kind) for name, kind in self.fields.items()}
+
+
+class Pointers(msgspec.Struct, frozen=True, kw_only=True):
+    """JSON pointers of each request part, for error details (DDO names by default)."""
+
+    criteria: str = "/match"
+    sort: str = "/sort"
+    projection: str = "/filter"
+    cursor: str = "/cursor"
+    limit: str = "/limit"
+    offset: str = "/offset"
+    page: str = "/page"
+    per_page: str = "/per_page"
+
+
+DDO_POINTERS = Pointers()
+REST_POINTERS = Pointers(criteria="/filters", projection="/fields", per_page="/page_size")
+
+
+class Compiled(msgspec.Struct, frozen=True):
+    """One statement (or WHERE fragment) and its parameters, ready for asyncpg."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+class FindQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of documents.
+
+    ``select`` returns rows ``(doc, cursor)``: ``doc`` the document as JSON
+    bytes, ``cursor`` the sort values of that row. It fetches ``limit + 1``
+    rows: a row beyond ``limit`` means there is a next page (drop it).
+    ``count`` is None when the caller asked for ``count: "none"``.
+    """
+
+    select: Compiled
+    count: Compiled | None
+    limit: int
+    offset: int
+    page: int
+    keyset: bool
+    sort_fingerprint: str
+
+    def next_cursor(self, last_row_cursor: bytes) -> str:
+        """The ``next_cursor`` token for the page that ended with this row's ``cursor`` column."""
+        return encode_cursor(self.sort_fingerprint, last_row_cursor)
+
+
+def _plan(collection: Collection, criteria: Any, pointer: str, limits: Limits) -> PNode:
+    tree = parse(criteria, pointer, limits)
+    validate(tree, limits)
+    return Planner(collection.declared()).plan(tree)
+
+
+def _where(node: PNode, params: Params) -> exp.Expression:
+    return node.render(col("data"), params)
+
+
+def compile_where(
+    collection: Collection,
+    criteria: Any,
+    *,
+    pointer: str = "/match",
+    limits: Limits = DEFAULT_LIMITS,
+    first_param: int = 1,
+) -> Compiled:
+    """A WHERE condition (without the keyword) over the collection's table, parameters
+    numbered from ``first_param``: for DELETE, archive and INSERT ... SELECT into trash."""
+    node = _plan(collection, criteria, pointer, limits)
+    key = ("where", first_param, node.shape)
+    text = SQL_CACHE.get(key, lambda: sql.render(_where(node, Params(first_param))))
+    values: list[Any] = []
+    node.collect(values)
+    return Compiled(text, tuple(values))
+
+
+def compile_count(
+    collection: Collection, criteria: Any, *, pointer: str = "/match", limits: Limits = DEFAULT_LIMITS
+) -> Compiled:
+    node = _plan(collection, criteria, pointer, limits)
+    return _count(collection, node)
+
+
+def _count(collection: Collection, node: PNode) -> Compiled:
+    def build() -> str:
+        select = exp.select(exp.Count(this=exp.Star())).from_(
+            sql.qualified_table(collection.schema, collection.table)
+        )
+        return sql.render(select.where(_where(node, Params()), copy=False))
+
+    text = SQL_CACHE.get(("count", collection.schema, collection.table, node.shape), build)
+    values: list[Any] = []
+    node.collect(values)
+    return Compiled(text, tuple(values))
+
+
+def compile_find(
+    collection: Collection,
+    criteria: Any = None,
+    *,
+    sort: Any = None,
+    projection: Any = None,
+    limit: Any = None,
+    offset: Any = None,
+    page: Any = None,
+    per_page: Any = None,
+    cursor: Any = None,
+    count: bool = True,
+    pointers: Pointers = DDO_POINTERS,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FindQuery:
+    """``collection.find`` / ``GET /api/crud``: the page query and (unless ``count``
+    is false) the total count query."""
+    node = _plan(collection, criteria, pointers.criteria, limits)
+    declared = collection.declared()
+    order = parse_sort(sort, declared, pointers.sort)
+    shown = parse_projection(projection, pointers.projection)
+    size, skip, number = resolve_page(limit, offset, page, per_page, limits, pointers)
+    sort_paths: list[Any] = []
+    order.collect(sort_paths)
+    sort_id = fingerprint(order.shape, sort_paths)
+    after: Cursor | None = None
+    if cursor is not None:
+        after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
+        skip, number = 0, 1
+    key = (
+        "find",
+        collection.schema,
+        collection.table,
+        node.shape,
+        order.shape,
+        shown.shape if shown is not None else None,
+        after.nulls if after is not None else None,
+    )
+    text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after))
+    values: list[Any] = []
+    node.collect(values)
+    if after is not None:
+        values.append(after.raw)
+    values += sort_paths
+    if shown is not None:
+        shown.collect(values)
+    values += [size + 1, skip]
+    return FindQuery(
+        select=Compiled(text, tuple(values)),
+        count=_count(collection, node) if count else None,
+        limit=size,
+        offset=skip,
+        page=number,
+        keyset=after is not None,
+        sort_fingerprint=sort_id,
+    )
+
+
+def _render_find(
+    collection: Collection, node: PNode, order: Sort, shown: Projection | None, after: Cursor | None
+) -> str:
+    params = Params()
+    where = _where(node, params)
+    if after is not None:
+        cursor_values = params.take("jsonb")
+        keys = order.expressions(params)
+        where = sql.and_(where, sql.paren(order.after(keys, cursor_values, after.nulls)))
+    else:
+        keys = order.expressions(params)
+    document = shown.render(params) if shown is not None else document_expression()
+    select = exp.select(
+        exp.alias_(document, "doc"),
+        exp.alias_(sql.fn("jsonb_build_array", *(k.copy() for k in keys)), "cursor"),
+    ).from_(sql.qualified_table(collection.schema, collection.table))
+    select = select.where(where, copy=False).order_by(*order.order_by(keys), copy=False)
+    select = select.limit(params.take("bigint"), copy=False).offset(params.take("bigint"), copy=False)
+    return sql.render(select)
+
+
+def resolve_page(
+    limit: Any, offset: Any, page: Any, per_page: Any, limits: Limits, pointers: Pointers
+) -> tuple[int, int, int]:
+    """(page size, offset, page number) from limit/offset or page/per_page (page wins)."""
+
+    def number(value: Any, pointer: str, minimum: int, maximum: int | None = None) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            fail(f"Expected an integer of at least {minimum}", pointer)
+        if maximum is not None and value > maximum:
+            fail(f"At most {maximum}", pointer)
+        return value
+
+    top = limits.max_page_size
+    size = number(per_page, pointers.per_page, 1, top) if page is not None else None
+    if size is None:
+        size = number(limit, pointers.limit, 1, top)
+    if size is None:
+        size = number(per_page, pointers.per_page, 1, top) or limits.default_page_size
+    page_number = number(page, pointers.page, 1)
+    if page_number is not None:
+        return size, (page_number - 1) * size, page_number
+    skip = number(offset, pointers.offset, 0) or 0
+    return size, skip, skip // size + 1

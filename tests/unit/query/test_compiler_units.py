@@ -1,0 +1,259 @@
+"""Per-operator plans and per-error pointers, without a database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from pgcube.errors import InvalidQuery, ValidationError
+from pgcube.query import (
+    Collection,
+    Limits,
+    compile_find,
+    compile_update,
+    compile_where,
+    index_definition_sql,
+    jsonpath,
+)
+from pgcube.query.fields import iso_instant
+from pgcube.query.parse import parse
+from pgcube.query.sort import parse_sort
+
+COLL = Collection(schema="s", table="t", fields={"price": "number", "born": "datetime", "name": "string"})
+
+
+def params(match: Any) -> tuple[Any, ...]:
+    return compile_where(COLL, match).params
+
+
+@pytest.mark.parametrize(
+    ("match", "expected"),
+    [
+        ({"a": 5}, ('$."a" == 5',)),
+        ({"a:$eq": "x"}, ('$."a" == "x"',)),
+        ({"a": {"$eq": True}}, ('$."a" == true',)),
+        ({"a.b": -1.5}, ('$."a"."b" == -1.5',)),
+        ({"a": {"b": {"c:$eq": 1}}}, ('$."a"."b"."c" == 1',)),
+        ({"a:$in": [1, "1"]}, ('$."a" == 1 || $."a" == "1"',)),
+        ({"a:$any": [1]}, ('$."a" == 1',)),
+        ({"a:$all": [1, 2]}, ('($."a" == 1) && ($."a" == 2)',)),
+        ({"a:$includes": 3}, ('$."a" == 3',)),
+        ({"a:$gt": 1}, ('$."a" > $v', b'{"v":1}')),
+        ({"a:$lte": "m"}, ('$."a" <= $v', b'{"v":"m"}')),
+        ({"a:$between": [1, 2]}, ('$."a" >= $v', b'{"v":1}', '$."a" <= $v', b'{"v":2}')),
+        ({"a:$exists": True}, ('exists($."a")',)),
+        (
+            {"a:$size": 2},
+            (
+                'exists($ ? (@.type() == "object" && @."a".type() == "array" && @."a".size() == $n))',
+                b'{"n":2}',
+            ),
+        ),
+        ({"a:$regex": "^x"}, ('$."a"[*]', "^x")),
+        ({"a:$contains": "50%_\\"}, ('$."a"[*]', "%50\\%\\_\\\\%")),
+        ({"a:$icontains": "x"}, ('$."a"[*]', "%x%")),
+        ({"a:$startswith": "x"}, ('$."a"[*]', "x%")),
+        ({"a:$endswith": "x"}, ('$."a"[*]', "%x")),
+        ({"a'b\"c": 1}, ('$."a\'b\\"c" == 1',)),
+        ({"price:$gt": 5}, (Decimal(5),)),
+        ({"price:$gt": "5"}, ('$."price" > $v', b'{"v":"5"}')),
+        ({"name:$lt": "m"}, ("m",)),
+        ({"_id": "k"}, ("k",)),
+        ({"_key:$in": ["a", "b"]}, (["a", "b"],)),
+        ({"a:$gt": None}, ()),
+        ({"a": {"$regex": "x", "$options": "i"}}, ('$."a"[*]', "(?i)x")),
+    ],
+)
+def test_operator_parameters(match: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    assert params(match) == expected
+
+
+def test_null_matches_missing_branches() -> None:
+    [path] = params({"a.b": None})
+    assert '!exists($."a")' in path
+    assert '$."a"."b" == null' in path
+    assert ".size() == 0" in path
+
+
+def test_negations_coalesce() -> None:
+    sql = compile_where(COLL, {"a:$ne": 1}).sql
+    assert sql.startswith("NOT COALESCE(")
+    assert sql.endswith(", FALSE)")
+
+
+def test_declared_date_range_uses_instants() -> None:
+    assert params({"born:$gte": "2024-01-05T10:00:00+02:00"}) == (iso_instant("2024-01-05T02:00:00-06:00"),)
+
+
+def test_empty_match_matches_everything() -> None:
+    assert compile_where(COLL, {}).sql == "TRUE"
+    assert compile_where(COLL, None).sql == "TRUE"
+    assert compile_where(COLL, {"a:$in": []}).sql == "FALSE"
+    assert compile_where(COLL, {"_key:$exists": True}).sql == "TRUE"
+
+
+@pytest.mark.parametrize(
+    ("match", "pointer"),
+    [
+        ({"a:$foo": 1}, "/match/a:$foo"),
+        ({"a": {"$gt": 1, "$bar": 2}}, "/match/a/$bar"),
+        ({"$where": "1"}, "/match/$where"),
+        ({"a:$in": 5}, "/match/a:$in"),
+        ({"a:$nin": {"x": 1}}, "/match/a:$nin"),
+        ({"a:$size": "2"}, "/match/a:$size"),
+        ({"a:$size": -1}, "/match/a:$size"),
+        ({"a:$size": True}, "/match/a:$size"),
+        ({"a:$exists": "yes"}, "/match/a:$exists"),
+        ({"a:$gt": [1]}, "/match/a:$gt"),
+        ({"a:$regex": 5}, "/match/a:$regex"),
+        ({"a:$regex": "x" * 257}, "/match/a:$regex"),
+        ({"a:$contains": 1}, "/match/a:$contains"),
+        ({"a:$between": [1]}, "/match/a:$between"),
+        ({"a:$elemMatch": []}, "/match/a:$elemMatch"),
+        ({"a..b": 1}, "/match/a..b"),
+        ({"a.$b": 1}, "/match/a.$b"),
+        ({"": 1}, "/match/"),
+        ({"$or": []}, "/match/$or"),
+        ({"$or": [1]}, "/match/$or/0"),
+        ({"$and": {"a": 1}}, "/match/$and"),
+        ({"a": {"$gt": 1, "b": 2}}, "/match/a/$gt"),
+        ({"a/b~c:$bad": 1}, "/match/a~1b~0c:$bad"),
+        ({"a": float("inf")}, "/match/a"),
+        ({"a": "nul\x00"}, "/match/a"),
+        ({"_key.x": 1}, "/match/_key.x"),
+        ({"_key:$size": 1}, "/match/_key:$size"),
+        ({"_created_at:$gt": "yesterday"}, "/match/_created_at:$gt"),
+        ({"_created_at:$regex": "x"}, "/match/_created_at:$regex"),
+        ({"born:$gt": "not a date"}, "/match/born:$gt"),
+        ({"r": {"$options": "i"}}, "/match/r/$options"),
+        ({"r": {"$regex": "x", "$options": "q"}}, "/match/r/$options"),
+    ],
+)
+def test_rejections_name_the_key(match: Any, pointer: str) -> None:
+    with pytest.raises(InvalidQuery) as error:
+        compile_where(COLL, match)
+    assert error.value.details["pointer"] == pointer
+    assert error.value.code == "INVALID_QUERY"
+
+
+def test_limits() -> None:
+    small = Limits(max_depth=3, max_conditions=2, max_list_values=2, max_regex_length=3)
+    with pytest.raises(InvalidQuery, match="conditions"):
+        compile_where(COLL, {"a": 1, "b": 2, "c": 3}, limits=small)
+    with pytest.raises(InvalidQuery, match="list"):
+        compile_where(COLL, {"a:$in": [1, 2, 3]}, limits=small)
+    with pytest.raises(InvalidQuery, match="longer"):
+        compile_where(COLL, {"a:$regex": "abcd"}, limits=small)
+    with pytest.raises(InvalidQuery, match="deeper") as error:
+        compile_where(COLL, {"$or": [{"$or": [{"$or": [{"a": 1}]}]}]}, limits=small)
+    assert error.value.details["pointer"].startswith("/match/$or/0/$or/0")
+    with pytest.raises(InvalidQuery, match="At most"):
+        compile_find(COLL, None, limit=1001)
+
+
+def test_parse_both_syntaxes_to_one_ir() -> None:
+    ddo = parse({"address.city:$eq": "Oslo", "age:$gt": 18}, "/m")
+    mongo = parse({"address": {"city": {"$eq": "Oslo"}}, "age": {"$gt": 18}}, "/m")
+    strip = lambda n: [(c.path, c.op, c.value) for c in n.children]  # noqa: E731
+    assert strip(ddo) == strip(mongo)
+
+
+@pytest.mark.parametrize(
+    ("spec", "keys"),
+    [
+        (None, [("_created_at",), ("_key",)]),
+        ("price asc", [("price",), ("_key",)]),
+        ("price desc, _key asc", [("price",), ("_key",)]),
+        ("-price", [("price",), ("_key",)]),
+        (["a", "-b.c"], [("a",), ("b", "c"), ("_key",)]),
+        ({"a": -1, "_id": 1}, [("a",), ("_key",)]),
+    ],
+)
+def test_sort_parsing(spec: Any, keys: list[tuple[str, ...]]) -> None:
+    assert [k.path for k in parse_sort(spec, {}).keys] == keys
+
+
+@pytest.mark.parametrize("spec", ["price sideways", 5, ["a", 1], {"a": 2}, "a..b", "_key.x"])
+def test_bad_sorts(spec: Any) -> None:
+    with pytest.raises(InvalidQuery) as error:
+        compile_find(COLL, None, sort=spec)
+    assert error.value.details["pointer"].startswith("/sort")
+
+
+@pytest.mark.parametrize(
+    ("projection", "pointer"),
+    [
+        ({"a": 1, "b": 0}, "/filter"),
+        ({"a": 2}, "/filter/a"),
+        ([1], "/filter/0"),
+        ("a", "/filter"),
+        ({"a..b": 1}, "/filter/a..b"),
+    ],
+)
+def test_bad_projections(projection: Any, pointer: str) -> None:
+    with pytest.raises(InvalidQuery) as error:
+        compile_find(COLL, None, projection=projection)
+    assert error.value.details["pointer"] == pointer
+
+
+@pytest.mark.parametrize("token", ["", "!!!", "eyJ4Ijox", 5])
+def test_bad_cursors(token: Any) -> None:
+    with pytest.raises(InvalidQuery) as error:
+        compile_find(COLL, None, cursor=token)
+    assert error.value.details["pointer"] == "/cursor"
+
+
+def test_pagination() -> None:
+    q = compile_find(COLL, None)
+    assert (q.limit, q.offset, q.page) == (100, 0, 1)
+    q = compile_find(COLL, None, limit=10, offset=20, page=3, per_page=5)
+    assert (q.limit, q.offset, q.page) == (5, 10, 3)  # page wins
+    assert q.select.params[-2:] == (6, 10)
+
+
+@pytest.mark.parametrize(
+    ("update", "pointer"),
+    [
+        ({}, "/data"),
+        ({"_key": "x"}, "/data/_key"),
+        ({"$set": {"_created_at": 1}}, "/data/$set/_created_at"),
+        ({"a:$incr": "x"}, "/data/a:$incr"),
+        ({"a:$zap": 1}, "/data/a:$zap"),
+        ({"$set": {"a": 1}, "b": 2}, "/data/$set"),
+        ({"$inc": {"a": True}}, "/data/$inc/a"),
+        ({"a:$unset": False}, "/data/a:$unset"),
+        ({"a:$extend": 1}, "/data/a:$extend"),
+        ({"a:$rename": 5}, "/data/a:$rename"),
+        ({"$pull": {"a": {"$bogus": 1}}}, "/data/$pull/a/$bogus"),
+        ({"a..b": 1}, "/data/a..b"),
+    ],
+)
+def test_mutation_rejections(update: Any, pointer: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        compile_update(COLL, {}, update)
+    assert error.value.details["pointer"] == pointer
+    assert error.value.code == "VALIDATION_ERROR"
+
+
+def test_jsonpath_strings_are_escaped() -> None:
+    assert jsonpath.string('a"b\\c\n\x01') == '"a\\"b\\\\c\\n\\u0001"'
+    assert jsonpath.literal(-3) == "-3"
+    assert jsonpath.literal(None) == "null"
+
+
+def test_iso_instants() -> None:
+    assert iso_instant("0001-01-01") == 0
+    assert iso_instant("2024-01-05T10:00:00+02:00") == iso_instant("2024-01-05T08:00:00Z")
+    assert iso_instant("2024-03-01") - iso_instant("2024-02-28") == 2 * 86400  # a leap year
+    assert iso_instant("2024-1-5") is None
+    assert iso_instant("2024-13-01") is None
+
+
+def test_index_definitions() -> None:
+    assert index_definition_sql("price", "number") == (
+        "((CASE WHEN JSONB_TYPEOF(data -> 'price') = 'number' THEN CAST((data ->> 'price') AS DECIMAL) END)"
+        " NULLS FIRST, _key)"
+    )
+    assert index_definition_sql("meta", "object") is None

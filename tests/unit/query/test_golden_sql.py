@@ -1,0 +1,82 @@
+"""Golden SQL for representative shapes: the text is pinned, parses back with sqlglot,
+and the same shape always yields the same text (the cache key is the shape)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlglot
+
+from pgcube.query import SQL_CACHE, Collection, compile_count, compile_find, compile_update, compile_where
+
+GOLDEN = Path(__file__).with_name("golden_sql.json")
+COLL = Collection(
+    schema="shop_3fa9c1", table="products", fields={"price": "number", "name": "string", "born": "date"}
+)
+
+SHAPES: dict[str, Any] = {
+    "equality": lambda: compile_where(COLL, {"category": "electronics", "tags:$in": ["a", "b"]}),
+    "key": lambda: compile_where(COLL, {"_id": "abc"}),
+    "key_in": lambda: compile_where(COLL, {"_key": {"$in": ["a", "b"]}}),
+    "declared_range": lambda: compile_where(COLL, {"price:$gte": 10, "price:$lt": 20}),
+    "date_range": lambda: compile_where(COLL, {"born:$between": ["2020-01-01", "2021-01-01T00:00:00Z"]}),
+    "residual_range": lambda: compile_where(COLL, {"age:$gt": 18}),
+    "null": lambda: compile_where(COLL, {"a.b": None}),
+    "negation": lambda: compile_where(
+        COLL, {"status:$ne": "deleted", "$nor": [{"x": 1}, {"y:$exists": True}]}
+    ),
+    "object_eq": lambda: compile_where(COLL, {"o:$eq": {"x": 1, "y": [1]}}),
+    "text": lambda: compile_where(COLL, {"name:$regex": "^a", "d:$icontains": "x%"}),
+    "elem_match": lambda: compile_where(COLL, {"items": {"$elemMatch": {"sku": 1, "qty:$gt": 2}}}),
+    "size": lambda: compile_where(COLL, {"tags:$size": 2}),
+    "count": lambda: compile_count(COLL, {"price:$gt": 5}),
+    "find": lambda: compile_find(COLL, {"category": "x"}, sort="price desc", limit=25).select,
+    "find_projection": lambda: compile_find(COLL, None, projection={"name": 1, "addr.city": 1}).select,
+    "find_json_sort": lambda: compile_find(COLL, None, sort=["rating desc", "name"]).select,
+    "update": lambda: compile_update(COLL, {"_key": "k"}, {"count:$incr": 1, "a.b": 2}).statement,
+}
+
+
+def _load() -> dict[str, str]:
+    return json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_golden_sql(name: str) -> None:
+    compiled = SHAPES[name]()
+    golden = _load()
+    if os.environ.get("PGCUBE_UPDATE_GOLDEN") == "1":
+        golden[name] = compiled.sql
+        GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+    assert compiled.sql == golden[name]
+    parsed = sqlglot.parse_one(compiled.sql, read="postgres")
+    assert sqlglot.parse_one(parsed.sql(dialect="postgres"), read="postgres") == parsed
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_same_shape_same_sql_with_or_without_cache(name: str) -> None:
+    first = SHAPES[name]()
+    SQL_CACHE.clear()
+    rebuilt = SHAPES[name]()
+    assert rebuilt.sql == first.sql
+    assert rebuilt.params == first.params or name == "update"
+
+
+def test_values_and_paths_do_not_change_the_sql() -> None:
+    a = compile_where(COLL, {"color": "red", "size:$gt": 3})
+    b = compile_where(COLL, {"weird.path'\"": 'x"; DROP TABLE t; --', "other:$gt": "z"})
+    assert a.sql == b.sql
+    assert "DROP" not in b.sql
+    assert "weird" not in b.sql
+    assert a.params != b.params
+
+
+def test_parameters_are_numbered_dollar_n() -> None:
+    sql = compile_find(COLL, {"a": 1, "b:$gt": 2}).select.sql
+    assert "$1" in sql
+    assert "%s" not in sql
+    assert "?" not in sql
