@@ -5,11 +5,14 @@ place that does it; handlers never commit)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import asyncpg
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from pgcube import errors
+from pgcube.auth.principal import Principal
 from pgcube.settings import Settings
 
 
@@ -38,3 +41,12 @@ async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection
             yield conn
     finally:
         await pool.release(conn)
+
+
+# Handler parameter types for the app-wide dependencies (see ``create_app``).
+Auth = NamedDependency[Principal]
+"""``principal``: an account by access JWT or API key."""
+Conn = NamedDependency[Any]
+"""``conn``: the request's connection, inside its transaction (asyncpg ships no types)."""
+Config = NamedDependency[Settings]
+"""``settings``."""

@@ -16,6 +16,7 @@ _BY_CODE: dict[str, type[errors.PgcubeError]] = {
     "23505": errors.DuplicateKey,  # unique_violation
     "57014": errors.QueryTimeout,  # query_canceled (statement_timeout)
     "2201B": errors.InvalidQuery,  # invalid_regular_expression
+    "22P05": errors.ValidationError,  # untranslatable_character (\u0000 in a jsonb string)
     "53300": errors.ServiceUnavailable,  # too_many_connections
     "57P01": errors.ServiceUnavailable,  # admin_shutdown
     "57P02": errors.ServiceUnavailable,  # crash_shutdown
@@ -27,11 +28,19 @@ _BY_CODE: dict[str, type[errors.PgcubeError]] = {
 
 _BY_CLASS: dict[str, type[errors.PgcubeError]] = {
     "08": errors.ServiceUnavailable,  # connection exception
+    # Data exceptions come from values in the request meeting the stored data:
+    # an update operator on a value of another type ($incr on a string, $push
+    # on an object), a number out of range, a malformed date.
+    "22": errors.ValidationError,
 }
 
-_MESSAGES: dict[type[errors.PgcubeError], str] = {
-    errors.InvalidQuery: "Invalid regular expression",
-    errors.Conflict: "The request conflicted with a concurrent one; retry it",
+_MESSAGES: dict[str, str] = {
+    "2201B": "Invalid regular expression",
+    "22P05": "Strings cannot contain the NUL character (\\u0000): PostgreSQL's jsonb does not store it",
+    "40001": "The request conflicted with a concurrent one; retry it",
+    "40P01": "The request conflicted with a concurrent one; retry it",
+    "55P03": "The request conflicted with a concurrent one; retry it",
+    "22": "A value in the request does not apply to the data it meets (wrong type or out of range)",
 }
 
 
@@ -46,7 +55,8 @@ def map_db_error(exc: BaseException) -> errors.PgcubeError | None:
             return None
         if cls is errors.ServiceUnavailable:
             return errors.ServiceUnavailable()
-        return cls(_MESSAGES.get(cls))
+        message = _MESSAGES.get(sqlstate) or _MESSAGES.get(sqlstate[:2])
+        return cls(message, details={"sqlstate": sqlstate})
     # Lost connections, refused connects and pool acquire time-outs.
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | OSError | asyncio.TimeoutError):
         return errors.ServiceUnavailable()

@@ -1,47 +1,10 @@
 from __future__ import annotations
 
-import pytest
-
-from pgcube.data.pagination import Window, ddo_pagination, resolve_window, rest_pagination
-from pgcube.errors import ValidationError
-
-
-def test_default_window_is_the_first_hundred() -> None:
-    assert resolve_window() == Window(offset=0, limit=100)
-
-
-def test_limit_and_offset() -> None:
-    assert resolve_window(limit=25, offset=50) == Window(offset=50, limit=25)
-
-
-def test_page_wins_over_limit_and_offset() -> None:
-    assert resolve_window(limit=10, offset=3, page=3, per_page=20) == Window(offset=40, limit=20)
-
-
-def test_page_without_per_page_uses_limit_then_default() -> None:
-    assert resolve_window(page=2, limit=10) == Window(offset=10, limit=10)
-    assert resolve_window(page=2) == Window(offset=100, limit=100)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"limit": 0}, "limit"),
-        ({"offset": -1}, "offset"),
-        ({"page": 0}, "page"),
-        ({"page": 1, "per_page": 0}, "per_page"),
-        ({"limit": 1001}, "limit"),
-        ({"page": 1, "per_page": 1001}, "per_page"),
-    ],
-)
-def test_bad_windows_name_the_field(kwargs: dict[str, int], field: str) -> None:
-    with pytest.raises(ValidationError) as caught:
-        resolve_window(**kwargs)
-    assert caught.value.details == {"field": field}
+from pgcube.data.pagination import ddo_pagination, rest_pagination
 
 
 def test_ddo_pagination_middle_page() -> None:
-    meta = ddo_pagination(Window(offset=50, limit=25), count=25, total=120, has_next=True, next_cursor="c")
+    meta = ddo_pagination(50, 25, count=25, total=120, has_next=True, next_cursor="c")
     assert meta == {
         "page": 3,
         "per_page": 25,
@@ -58,10 +21,20 @@ def test_ddo_pagination_middle_page() -> None:
     }
 
 
-def test_ddo_pagination_empty_page_beyond_the_end_without_total() -> None:
-    meta = ddo_pagination(
-        Window(offset=500, limit=100), count=0, total=None, has_next=False, next_cursor=None
+def test_ddo_pagination_first_and_last_page() -> None:
+    first = ddo_pagination(0, 10, count=10, total=15, has_next=True, next_cursor="x")
+    assert (first["has_prev"], first["prev_page"], first["next_page"]) == (False, None, 2)
+    last = ddo_pagination(10, 10, count=5, total=15, has_next=False, next_cursor=None)
+    assert (last["page"], last["has_next"], last["next_page"], last["page_showing_end"]) == (
+        2,
+        False,
+        None,
+        15,
     )
+
+
+def test_ddo_pagination_empty_page_beyond_the_end_without_total() -> None:
+    meta = ddo_pagination(500, 100, count=0, total=None, has_next=False, next_cursor=None)
     assert meta["size"] is None
     assert meta["total_pages"] is None
     assert meta["page_showing_start"] == 0
@@ -71,7 +44,7 @@ def test_ddo_pagination_empty_page_beyond_the_end_without_total() -> None:
 
 
 def test_rest_pagination() -> None:
-    assert rest_pagination(Window(offset=0, limit=10), total=21, has_next=True) == {
+    assert rest_pagination(1, 10, total=21, has_next=True) == {
         "page": 1,
         "page_size": 10,
         "total_items": 21,

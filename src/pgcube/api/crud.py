@@ -1,0 +1,191 @@
+"""The DataCube CRUD route (SPEC §6): ``/api/crud`` with POST, GET, PUT/PATCH and DELETE."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post, route
+from litestar.enums import HttpMethod
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromQuery, JSONBody, QueryParameter
+
+from pgcube import errors, query
+from pgcube.api.deps import Auth, Config, Conn
+from pgcube.api.idempotency import idempotent
+from pgcube.api.responses import json_response, raw_documents
+from pgcube.data import service
+from pgcube.data.pagination import rest_pagination
+from pgcube.schemas.crud import (
+    DeleteAnswer,
+    DeleteBody,
+    FindAnswer,
+    InsertAnswer,
+    InsertBody,
+    UpdateAnswer,
+    UpdateBody,
+)
+
+TAGS = ["crud"]
+
+
+def _json_param(raw: str | None, name: str) -> Any:
+    """A query parameter holding JSON (``filters``, ``fields``)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise errors.InvalidQuery(f"{name} is not valid JSON", details={"pointer": f"/{name}"}) from None
+
+
+def _fields_param(raw: str | None) -> Any:
+    """``fields``: JSON (``["a", "b"]`` or ``{"a": 1}``) or a comma-separated list of names."""
+    if raw is None or raw.strip() == "":
+        return None
+    if raw.lstrip().startswith(("[", "{")):
+        return _json_param(raw, "fields")
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def _require_filters(filters: dict[str, Any], everything: bool) -> None:
+    if not filters and not everything:
+        raise errors.ValidationError(
+            'Empty filters would touch every document: send "all": true to mean it',
+            details={"field": "filters"},
+        )
+
+
+def _seed_from_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """The document an upsert inserts: the plain equality keys of ``filters`` (MongoDB's rule)."""
+    seed: dict[str, Any] = {}
+    for key, value in filters.items():
+        if ":" in key or key.startswith("$") or "." in key:
+            continue
+        if isinstance(value, dict) and any(str(k).startswith("$") or ":" in str(k) for k in value):
+            continue
+        seed["_key" if key == "_id" else key] = value
+    return seed
+
+
+@post(
+    "/crud",
+    operation_id="crudInsert",
+    tags=TAGS,
+    status_code=201,
+    summary="Insert one document or a batch (at most 1000); creates the collection on first use",
+    responses={201: ResponseSpec(data_container=InsertAnswer, description="The new documents' _key values")},
+)
+async def insert(
+    request: Request[Any, Any, Any], data: JSONBody[InsertBody], principal: Auth, conn: Conn, settings: Config
+) -> Response[bytes]:
+    documents = data.data if data.data is not None else data.documents
+    if documents is None:
+        raise errors.ValidationError("Missing required field: data", details={"field": "data"})
+    batch = documents if isinstance(documents, list) else [documents]
+
+    async def answer() -> Response[bytes]:
+        where = await service.target(
+            conn, settings, principal, data.database_id, data.collection_name, create=True
+        )
+        prepared = service.prepare(settings, where, batch)
+        await service.insert_prepared(conn, where, prepared)
+        return json_response(InsertAnswer(inserted_ids=[p.key for p in prepared]), status_code=201)
+
+    return await idempotent(request, conn, principal, answer)
+
+
+@get(
+    "/crud",
+    operation_id="crudFind",
+    tags=TAGS,
+    summary="Find documents: filters (JSON, the query language), page, page_size, sort, fields",
+    responses={200: ResponseSpec(data_container=FindAnswer, description="A page of documents")},
+)
+async def find(
+    principal: Auth,
+    conn: Conn,
+    settings: Config,
+    database_id: FromQuery[str],
+    collection_name: FromQuery[str],
+    filters: Annotated[str | None, QueryParameter(description='JSON, e.g. {"age:$gt": 18}')] = None,
+    page: Annotated[int, QueryParameter(ge=1)] = 1,
+    page_size: Annotated[int, QueryParameter(ge=1)] = 10,
+    sort: Annotated[str | None, QueryParameter(description='e.g. "price desc, name asc"')] = None,
+    fields: Annotated[
+        str | None, QueryParameter(description='"name,email", or JSON ["name"] / {"secret": 0}')
+    ] = None,
+) -> Response[bytes]:
+    criteria = _json_param(filters, "filters")
+    where = await service.target(conn, settings, principal, database_id, collection_name)
+    found = await service.find(
+        conn,
+        settings,
+        where,
+        criteria,
+        sort=sort,
+        projection=_fields_param(fields),
+        page=page,
+        per_page=page_size,
+        pointers=query.REST_POINTERS,
+    )
+    pagination = rest_pagination(found.page, found.limit, total=found.total or 0, has_next=found.has_next)
+    return json_response({"success": True, "data": raw_documents(found.documents), "pagination": pagination})
+
+
+@route(
+    "/crud",
+    http_method=[HttpMethod.PUT, HttpMethod.PATCH],
+    operation_id=lambda handler, method, path: "crudUpdate" if method == HttpMethod.PUT else "crudPatch",
+    tags=TAGS,
+    summary="Update the matching documents with the mutation language (update_data); upsert optional",
+)
+async def update(data: JSONBody[UpdateBody], principal: Auth, conn: Conn, settings: Config) -> UpdateAnswer:
+    _require_filters(data.filters, data.all)
+    where = await service.target(
+        conn, settings, principal, data.database_id, data.collection_name, create=data.upsert
+    )
+    if data.upsert:
+        result = await service.upsert(
+            conn,
+            settings,
+            where,
+            data.filters,
+            data.update_data,
+            _seed_from_filters(data.filters),
+            pointer="/filters",
+            mutation_pointer="/update_data",
+        )
+        if result.upserted_key is not None:
+            return UpdateAnswer(matched_count=0, modified_count=0, upserted_id=result.upserted_key)
+        return UpdateAnswer(matched_count=len(result.documents), modified_count=len(result.documents))
+    documents = await service.update(
+        conn,
+        settings,
+        where,
+        data.filters,
+        data.update_data,
+        pointer="/filters",
+        mutation_pointer="/update_data",
+    )
+    return UpdateAnswer(matched_count=len(documents), modified_count=len(documents))
+
+
+@delete(
+    "/crud",
+    operation_id="crudDelete",
+    tags=TAGS,
+    status_code=200,
+    summary="Delete the matching documents: to the trash (restorable 24 h by ref) unless soft_delete is false",
+)
+async def remove(data: JSONBody[DeleteBody], principal: Auth, conn: Conn, settings: Config) -> DeleteAnswer:
+    _require_filters(data.filters, data.all)
+    where = await service.target(conn, settings, principal, data.database_id, data.collection_name)
+    removed = await service.remove(
+        conn, settings, where, data.filters, pointer="/filters", kind="deleted" if data.soft_delete else None
+    )
+    return DeleteAnswer(deleted_count=removed.count, ref=removed.ref)
+
+
+def crud_router() -> Router:
+    return Router(path="/api", route_handlers=[insert, find, update, remove])

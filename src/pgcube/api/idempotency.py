@@ -1,0 +1,60 @@
+"""``Idempotency-Key`` on inserts (RELIABILITY F5): a retry returns the first answer.
+
+The key is scoped per account; the same key with a different request (method,
+path or body) is a 422. Answers are kept ``PGCUBE_IDEMPOTENCY_RETENTION``
+seconds (at least 24 h).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Request, Response
+
+from pgcube import errors
+from pgcube.auth.principal import Principal
+from pgcube.data import idempotency
+
+HEADER = "idempotency-key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+async def _request_hash(request: Request[Any, Any, Any]) -> bytes:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+    digest.update(await request.body())
+    return digest.digest()
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    conn: Any,
+    principal: Principal,
+    answer: Callable[[], Awaitable[Response[bytes]]],
+) -> Response[bytes]:
+    """``answer()``, or the stored answer of an earlier request with the same key."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return await answer()
+    if not _KEY.match(key):
+        raise errors.ValidationError(
+            "Idempotency-Key must be 1-255 visible ASCII characters", details={"header": "Idempotency-Key"}
+        )
+    request_hash = await _request_hash(request)
+    stored = await idempotency.claim(conn, principal.account_id, key, request_hash)
+    if stored is not None:
+        if stored.request_hash != request_hash:
+            raise errors.IdempotencyMismatch(details={"header": "Idempotency-Key"})
+        return Response(
+            content=stored.body,
+            status_code=stored.status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    response = await answer()
+    body = response.content if isinstance(response.content, bytes) else b""
+    await idempotency.store(conn, principal.account_id, key, response.status_code or 200, body)
+    return response

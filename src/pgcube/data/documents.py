@@ -1,0 +1,89 @@
+"""Documents on their way in: system fields, ``_key``, limits, declared fields (SPEC §1, §6).
+
+Pure: no I/O. Every write path (insert, upsert's insert, import) prepares its
+documents here, so the rules live in one place:
+
+* a document is a JSON object of at most ``max_document_bytes`` encoded;
+* ``_key`` is the client's (``^[A-Za-z0-9_-]{1,64}$``) or a new uuid4 hex;
+* ``_userkey``, ``_created_at`` and ``_modified_at`` sent by a client are
+  ignored: the server maintains them;
+* the declared fields of the collection are checked (``validator``), and the
+  first bad document fails the whole batch with its index.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from pgcube.errors import BatchLimitExceeded, ValidationError
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SYSTEM_FIELDS = ("_key", "_userkey", "_created_at", "_modified_at")
+
+_encode = msgspec.json.encode
+
+
+class Validator(Protocol):
+    @property
+    def is_trivial(self) -> bool: ...
+
+    def validate(self, doc: Any, index: int = 0) -> None: ...
+
+
+class Prepared(msgspec.Struct, frozen=True):
+    """One document ready for the table: its ``_key`` and its ``data`` (JSON bytes, no system fields)."""
+
+    key: str
+    data: bytes
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def check_key(value: Any, index: int) -> str:
+    if not isinstance(value, str) or not KEY_PATTERN.match(value):
+        raise ValidationError(
+            f"_key of document {index} must be 1-64 letters, digits, '_' or '-'",
+            details={"index": index, "field": "_key"},
+        )
+    return value
+
+
+def check_batch(documents: Sequence[Any], max_batch: int) -> None:
+    if not documents:
+        raise ValidationError("data must hold at least one document", details={"field": "data"})
+    if len(documents) > max_batch:
+        raise BatchLimitExceeded(
+            f"At most {max_batch} documents per request, got {len(documents)}",
+            details={"limit": max_batch, "count": len(documents)},
+        )
+
+
+def prepare_one(doc: Any, index: int, validator: Validator, max_document_bytes: int) -> Prepared:
+    if type(doc) is not dict:
+        raise ValidationError(f"Document {index} is not a JSON object", details={"index": index})
+    key = check_key(doc["_key"], index) if "_key" in doc else new_key()
+    data = {name: value for name, value in doc.items() if name not in SYSTEM_FIELDS}
+    if not validator.is_trivial:
+        validator.validate(data, index)
+    encoded = _encode(data)
+    if len(encoded) > max_document_bytes:
+        raise ValidationError(
+            f"Document {index} is larger than {max_document_bytes} bytes encoded",
+            details={"index": index, "limit": max_document_bytes, "size": len(encoded)},
+        )
+    return Prepared(key, encoded)
+
+
+def prepare_documents(
+    documents: Sequence[Any], validator: Validator, *, max_batch: int, max_document_bytes: int
+) -> list[Prepared]:
+    """Every document of one request, or the error of the first bad one (nothing is written)."""
+    check_batch(documents, max_batch)
+    return [prepare_one(doc, index, validator, max_document_bytes) for index, doc in enumerate(documents)]

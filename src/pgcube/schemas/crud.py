@@ -1,0 +1,68 @@
+"""Bodies and answers of ``/api/crud`` (SPEC §6, the DataCube seed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class InsertBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    database_id: str
+    collection_name: str
+    data: Any = None
+    documents: Any = None
+    """Alias of ``data``."""
+
+
+class InsertAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    inserted_ids: list[str]
+
+
+class UpdateBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    database_id: str
+    collection_name: str
+    update_data: dict[str, Any]
+    filters: dict[str, Any] = msgspec.field(default_factory=dict)
+    upsert: bool = False
+    all: bool = False
+    """Required, with empty ``filters``, to update every document."""
+
+
+class UpdateAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
+    success: bool = True
+    matched_count: int
+    modified_count: int
+    upserted_id: str | None = None
+
+
+class DeleteBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    database_id: str
+    collection_name: str
+    filters: dict[str, Any] = msgspec.field(default_factory=dict)
+    soft_delete: bool = True
+    """Move to the trash (restorable for 24 h by ``ref``); false deletes for good."""
+    all: bool = False
+
+
+class DeleteAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    deleted_count: int
+    ref: str | None
+
+
+class Pagination(msgspec.Struct, kw_only=True):
+    page: int
+    page_size: int
+    total_items: int
+    total_pages: int
+    has_next: bool
+
+
+class FindAnswer(msgspec.Struct, kw_only=True):
+    """``data``: the documents, each with its system fields."""
+
+    success: bool = True
+    data: list[dict[str, Any]]
+    pagination: Pagination
