@@ -30,11 +30,12 @@ class UpdateBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Required, with empty ``filters``, to update every document."""
 
 
-class UpdateAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
+class UpdateAnswer(msgspec.Struct, kw_only=True):
     success: bool = True
     matched_count: int
     modified_count: int
-    upserted_id: str | None = None
+    upserted_id: str | msgspec.UnsetType = msgspec.UNSET
+    """Only when an upsert inserted a document."""
 
 
 class DeleteBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -1,0 +1,110 @@
+"""Idempotency-Key on inserts (RELIABILITY F5) and the trash's lifecycle."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import msgspec
+
+from pgcube.settings import Settings
+from tests.integration.data.conftest import PRODUCTS_FIELDS, Db, make_db
+from tests.support.accounts import new_account
+from tests.support.live import LiveServer
+from tests.support.sync_pg import SyncPg
+
+INSERT = {"op": "collection.insert", "collection": "notes", "data": [{"text": "once"}]}
+
+
+def test_a_retry_returns_the_first_answer_and_inserts_once(db: Db) -> None:
+    headers = {**db.headers, "Idempotency-Key": "retry-1"}
+    first = db.ddo(INSERT, headers=headers)
+    second = db.ddo(INSERT, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert len(db.keys("notes")) == 1
+
+
+def test_rest_insert_is_idempotent_too(db: Db) -> None:
+    headers = {**db.headers, "Idempotency-Key": "rest-1"}
+    body = {"database_id": db.id, "collection_name": "notes", "data": [{"a": 1}, {"a": 2}]}
+    first = db.client.post("/api/crud", json=body, headers=headers)
+    second = db.client.post("/api/crud", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert len(db.keys("notes")) == 2
+
+
+def test_same_key_with_another_body_is_422(db: Db) -> None:
+    headers = {**db.headers, "Idempotency-Key": "reused"}
+    assert db.ddo(INSERT, headers=headers).status_code == 200
+    other = db.ddo({**INSERT, "data": [{"text": "different"}]}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert len(db.keys("notes")) == 1
+
+
+def test_concurrent_retries_insert_once(db: Db) -> None:
+    headers = {**db.headers, "Idempotency-Key": "race"}
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        answers.append(db.ddo(INSERT, headers=headers))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.text for a in answers}) == 1
+    assert len(db.keys("notes")) == 1
+
+
+def test_keys_are_scoped_per_account(db: Db, client: httpx.Client, pg: SyncPg) -> None:
+    db.ddo(INSERT, headers={**db.headers, "Idempotency-Key": "shared"})
+    other = make_db(client, new_account(client, pg))
+    response = other.ddo(INSERT, headers={**other.headers, "Idempotency-Key": "shared"})
+    assert response.status_code == 200
+    assert len(other.keys("notes")) == 1
+
+
+def test_a_failed_insert_does_not_burn_the_key(db: Db) -> None:
+    headers = {**db.headers, "Idempotency-Key": "after-failure"}
+    bad = {"op": "collection.insert", "collection": "products", "data": [{"name": 5}]}
+    assert db.ddo(bad, headers=headers).status_code == 400
+    good = {"op": "collection.insert", "collection": "products", "data": [{"name": "fine"}]}
+    assert db.ddo(good, headers=headers).status_code == 200
+
+
+def test_bad_idempotency_key_is_400(db: Db) -> None:
+    response = db.ddo(INSERT, headers={**db.headers, "Idempotency-Key": "has space"})
+    assert response.status_code == 400
+    # Refused before anything ran: the collection was not even created.
+    assert db.ddo({"op": "collection.find", "collection": "notes"}).status_code == 404
+
+
+def test_deleted_documents_are_gone_after_the_purge(settings: Settings, pg: SyncPg) -> None:
+    short = msgspec.structs.replace(settings, trash_retention=1)
+    with LiveServer(short) as server, server.client() as http:
+        db = make_db(http, new_account(http, pg), [{"name": "products", "fields": PRODUCTS_FIELDS}])
+        db.insert("notes", [{"_key": "a"}, {"_key": "b"}])
+        deleted = db.ok({"op": "collection.delete", "collection": "notes", "match": {"_key": "a"}})["data"]
+        archived = db.ok({"op": "collection.archive", "collection": "notes", "match": {"_key": "b"}})["data"]
+        schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db.id)
+        deadline = time.monotonic() + 10
+        while (
+            pg.fetchval(f"SELECT count(*) FROM \"{schema}\"._trash WHERE kind = 'deleted'")
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        assert pg.fetchval(f"SELECT count(*) FROM \"{schema}\"._trash WHERE kind = 'deleted'") == 0
+        db.error(
+            {"op": "collection.restore", "collection": "notes", "_ref": deleted["_ref"]}, 404, "NOT_FOUND"
+        )
+        assert db.ok({"op": "collection.restore", "collection": "notes", "_ref": archived["_ref"]})[
+            "data"
+        ] == {"count": 1}
+        assert db.keys("notes") == ["b"]

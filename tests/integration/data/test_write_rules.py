@@ -1,0 +1,118 @@
+"""Declared fields, batch limits, atomicity and odd documents on every write path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.data.conftest import Db
+
+
+def test_declared_field_violation_writes_nothing(db: Db) -> None:
+    docs: list[dict[str, Any]] = [{"name": f"ok{i}", "price": i} for i in range(5)]
+    docs.insert(3, {"name": "bad", "price": "cheap"})
+    error = db.error(
+        {"op": "collection.insert", "collection": "products", "data": docs}, 400, "VALIDATION_ERROR"
+    )
+    assert (error["details"]["index"], error["details"]["field"]) == (3, "price")
+    assert db.keys("products") == []
+
+
+def test_required_field_missing(db: Db) -> None:
+    error = db.error(
+        {"op": "collection.insert", "collection": "products", "data": {"price": 1}}, 400, "VALIDATION_ERROR"
+    )
+    assert error["details"]["field"] == "name"
+
+
+def test_update_breaking_a_declared_field_changes_nothing(db: Db) -> None:
+    db.insert("products", [{"_key": "a", "name": "a", "price": 1}, {"_key": "b", "name": "b", "price": 2}])
+    error = db.error(
+        {"op": "collection.update", "collection": "products", "match": {}, "data": {"price": "free"}},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert error["details"]["field"] == "price"
+    assert sorted(d["price"] for d in db.find("products")["data"]) == [1, 2]
+
+
+def test_update_unsetting_a_required_field_is_refused(db: Db) -> None:
+    db.insert("products", [{"_key": "a", "name": "a"}])
+    db.error(
+        {
+            "op": "collection.update",
+            "collection": "products",
+            "match": {"_key": "a"},
+            "data": {"name:$unset": True},
+        },
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert db.find("products")["data"][0]["name"] == "a"
+
+
+def test_incr_on_a_string_is_400_and_changes_nothing(db: Db) -> None:
+    db.insert("notes", [{"_key": "a", "title": "x", "n": 1}, {"_key": "b", "title": "y", "n": 2}])
+    db.error(
+        {"op": "collection.update", "collection": "notes", "match": {}, "data": {"title:$incr": 1}},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert sorted(d["title"] for d in db.find("notes")["data"]) == ["x", "y"]
+
+
+def test_writing_system_fields_in_an_update_is_400(db: Db) -> None:
+    db.insert("notes", [{"_key": "a"}])
+    db.error(
+        {
+            "op": "collection.update",
+            "collection": "notes",
+            "match": {},
+            "data": {"_created_at": "2020-01-01"},
+        },
+        400,
+        "VALIDATION_ERROR",
+    )
+
+
+def test_batch_limit(db: Db) -> None:
+    docs = [{"name": "x"} for _ in range(1001)]
+    db.error({"op": "collection.insert", "collection": "products", "data": docs}, 400, "BATCH_LIMIT_EXCEEDED")
+    db.error({"op": "collection.insert", "collection": "products", "data": []}, 400, "VALIDATION_ERROR")
+    assert db.keys("products") == []
+
+
+@pytest.mark.parametrize("doc", [[1, 2], "text", 5, None])
+def test_a_document_must_be_an_object(db: Db, doc: Any) -> None:
+    error = db.error(
+        {"op": "collection.insert", "collection": "notes", "data": [{"a": 1}, doc]}, 400, "VALIDATION_ERROR"
+    )
+    assert error["details"]["index"] == 1
+
+
+def test_nul_character_is_a_clear_400(db: Db) -> None:
+    error = db.error(
+        {"op": "collection.insert", "collection": "notes", "data": {"text": "a\u0000b"}},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "NUL" in error["message"]
+
+
+def test_duplicate_key_inside_one_batch_writes_nothing(db: Db) -> None:
+    db.error(
+        {"op": "collection.insert", "collection": "notes", "data": [{"_key": "d"}, {"_key": "d"}]},
+        409,
+        "DUPLICATE_KEY",
+    )
+    db.error({"op": "collection.find", "collection": "notes"}, 404, "COLLECTION_NOT_FOUND")
+
+
+def test_awkward_names_and_values_are_stored_literally(db: Db) -> None:
+    doc = {"a'b": "' OR 1=1--", 'a"b': "x", "unicode ✓": "ü", "big": 12345678901234567890, "f": 1.5e-300}
+    (stored,) = db.insert("notes", [doc])
+    for key, value in doc.items():
+        assert stored[key] == value
+    assert [d["_key"] for d in db.find("notes", match={"a'b": "' OR 1=1--"})["data"]] == [stored["_key"]]
+    assert db.find("notes", match={'a"b': "nope"})["data"] == []

@@ -1,0 +1,188 @@
+"""RELIABILITY D1: account B using account A's ids gets 404 — on every route and
+every DDO op — and A's data is unchanged.
+
+The routes are read from the app itself: a new ``/api`` route or DDO op that
+has no request below fails ``test_every_route_and_op_is_covered`` until one
+is added, so the isolation check covers it the day it appears.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from pgcube.app import create_app
+from pgcube.schemas.ddo import OP_ALIASES
+from pgcube.settings import Settings
+from tests.support.accounts import Account, api_key_headers, create_api_key
+from tests.support.sync_pg import SyncPg
+
+Request = tuple[str, str, dict[str, Any]]
+
+# Routes under /api that take no database of anyone's: nothing of A's to reach.
+ACCOUNT_WIDE = {("POST", "/api/create_database"), ("GET", "/api/list_databases")}
+
+
+def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
+    """Requests naming A's database on each (method, route template)."""
+    target = {"database_id": db_id, "collection_name": "items"}
+    filters = {"filters": {"n": 1}}
+    ddo = [("POST", f"/api/{db_id}", {"json": body}) for body in ddo_bodies()]
+    return {
+        ("POST", "/api/add_collection"): [
+            ("POST", "/api/add_collection", {"json": {"database_id": db_id, "collections": [{"name": "x"}]}})
+        ],
+        ("GET", "/api/get_metadata"): [("GET", "/api/get_metadata", {"params": {"database_id": db_id}})],
+        ("GET", "/api/list_collections"): [
+            ("GET", "/api/list_collections", {"params": {"database_id": db_id}})
+        ],
+        **{
+            (method, "/api/drop_database"): [
+                (method, "/api/drop_database", {"json": {"database_id": db_id, "confirmation": name}})
+            ]
+            for method in ("POST", "DELETE")
+        },
+        **{
+            (method, "/api/drop_collections"): [
+                (
+                    method,
+                    "/api/drop_collections",
+                    {"json": {"database_id": db_id, "collection_names": ["items"]}},
+                )
+            ]
+            for method in ("POST", "DELETE")
+        },
+        ("POST", "/api/crud"): [("POST", "/api/crud", {"json": {**target, "data": {"n": 9}}})],
+        ("GET", "/api/crud"): [("GET", "/api/crud", {"params": {**target, "filters": json.dumps({"n": 1})}})],
+        ("PUT", "/api/crud"): [
+            ("PUT", "/api/crud", {"json": {**target, **filters, "update_data": {"n": 7}}})
+        ],
+        ("PATCH", "/api/crud"): [
+            ("PATCH", "/api/crud", {"json": {**target, **filters, "update_data": {"n": 7}}})
+        ],
+        ("DELETE", "/api/crud"): [("DELETE", "/api/crud", {"json": {**target, **filters}})],
+        ("POST", "/api/{database_id:str}"): ddo,
+    }
+
+
+def ddo_bodies() -> list[dict[str, Any]]:
+    """One body per op name (aliases included), all aimed at A's collection."""
+    common = {"collection": "items", "match": {"n": 1}}
+    extra: dict[str, dict[str, Any]] = {
+        "insert": {"data": {"n": 5}},
+        "update": {"data": {"n": 8}},
+        "upsert": {"update": {"n": 8}, "insert": {"n": 8}},
+        "restore": {"_ref": "0" * 32},
+    }
+    bodies = []
+    for name in sorted(OP_ALIASES):
+        verb = name.split(".")[1]
+        verb = "find" if verb == "fetch" else verb
+        bodies.append({"op": name, **common, **extra.get(verb, {})})
+    return bodies
+
+
+def api_routes() -> set[tuple[str, str]]:
+    app = create_app(Settings())
+    found = set()
+    for route in app.routes:
+        if not route.path.startswith("/api"):
+            continue
+        for method in getattr(route, "methods", ()):
+            if method not in ("HEAD", "OPTIONS"):
+                found.add((method, route.path))
+    return found
+
+
+def test_every_route_and_op_is_covered() -> None:
+    covered = set(requests_for("x", "y")) | ACCOUNT_WIDE
+    assert api_routes() - covered == set(), "add the new route to requests_for()"
+    ops = {body["op"] for body in ddo_bodies()}
+    assert ops == set(OP_ALIASES)
+
+
+def snapshot(pg: SyncPg, db_id: str) -> Any:
+    schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db_id)
+    catalog = pg.fetch(
+        "SELECT c.name, c.strict, f.name AS field, f.type FROM pgcube.collections c "
+        "LEFT JOIN pgcube.fields f ON (f.database_id, f.collection_name) = (c.database_id, c.name) "
+        "WHERE c.database_id = $1 ORDER BY 1, 3",
+        db_id,
+    )
+    rows = pg.fetch(f'SELECT _key, _modified_at, data::text FROM "{schema}"."items" ORDER BY _key')
+    trash = pg.fetchval(f'SELECT count(*) FROM "{schema}"._trash')
+    return schema, [tuple(r) for r in catalog], [tuple(r) for r in rows], trash
+
+
+@pytest.fixture
+def a_database(client: httpx.Client, account: Account) -> tuple[str, str]:
+    name = "tenant_" + secrets.token_hex(4)
+    response = client.post(
+        "/api/create_database",
+        json={
+            "db_name": name,
+            "collections": [{"name": "items", "fields": [{"name": "n", "type": "integer"}]}],
+        },
+        headers=account.headers,
+    )
+    assert response.status_code == 201, response.text
+    db_id = response.json()["database"]["id"]
+    inserted = client.post(
+        f"/api/{db_id}",
+        json={"op": "collection.insert", "collection": "items", "data": [{"n": 1}, {"n": 2}]},
+        headers=account.headers,
+    )
+    assert inserted.status_code == 200, inserted.text
+    return db_id, name
+
+
+@pytest.mark.parametrize("credential", ["jwt", "api_key"])
+def test_another_account_gets_404_everywhere_and_changes_nothing(
+    client: httpx.Client,
+    pg: SyncPg,
+    account: Account,
+    other_account: Account,
+    a_database: tuple[str, str],
+    credential: str,
+) -> None:
+    db_id, name = a_database
+    headers = (
+        other_account.headers
+        if credential == "jwt"
+        else api_key_headers(create_api_key(client, other_account))
+    )
+    before = snapshot(pg, db_id)
+    for requests in requests_for(db_id, name).values():
+        for method, path, kwargs in requests:
+            response = client.request(method, path, headers=headers, **kwargs)
+            assert response.status_code == 404, (method, path, kwargs, response.text)
+            assert response.json()["error"]["code"] == "DATABASE_NOT_FOUND", (method, path, response.text)
+    listed = client.get("/api/list_databases", params={"page_size": 1000}, headers=headers).json()
+    assert db_id not in {d["id"] for d in listed["data"]}
+    assert snapshot(pg, db_id) == before
+
+
+def test_a_key_scoped_to_one_database_reaches_nothing_else(
+    client: httpx.Client, pg: SyncPg, account: Account, a_database: tuple[str, str]
+) -> None:
+    db_id, name = a_database
+    other = client.post(
+        "/api/create_database", json={"db_name": "scoped_" + secrets.token_hex(4)}, headers=account.headers
+    ).json()["database"]["id"]
+    key = create_api_key(client, account, database_id=other)
+    before = snapshot(pg, db_id)
+    for requests in requests_for(db_id, name).values():
+        for method, path, kwargs in requests:
+            response = client.request(method, path, headers=api_key_headers(key), **kwargs)
+            assert response.status_code == 404, (method, path, response.text)
+    assert snapshot(pg, db_id) == before
+    mine = client.post(
+        f"/api/{other}",
+        json={"op": "collection.insert", "collection": "c", "data": {"a": 1}},
+        headers={"X-API-KEY": key},
+    )
+    assert mine.status_code == 200, mine.text
