@@ -76,35 +76,44 @@ CREATE TABLE pgcube.login_failures (
 );
 CREATE INDEX login_failures_window ON pgcube.login_failures (window_start);
 
--- Logical databases: one PostgreSQL schema each.
+-- Logical databases: one PostgreSQL schema each (pgcube.management; docs/psql.md).
+-- The names are checked by pgcube.management.naming; the CHECKs are a second line.
 CREATE TABLE pgcube.databases (
     id           text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{24}$'),
     account_id   uuid NOT NULL REFERENCES pgcube.accounts (id) ON DELETE CASCADE,
-    name         text NOT NULL,
-    schema_name  text NOT NULL UNIQUE,
+    name         text NOT NULL CHECK (name ~ '^[A-Za-z][A-Za-z0-9_-]{0,62}$'),
+    schema_name  text NOT NULL UNIQUE CHECK (octet_length(schema_name) <= 63),
     created_at   timestamptz NOT NULL DEFAULT now()
 );
+-- Unique per account, case-insensitive; also serves list_databases (ordered by lower(name)).
 CREATE UNIQUE INDEX databases_account_name ON pgcube.databases (account_id, lower(name));
+COMMENT ON TABLE pgcube.databases IS 'pgcube logical databases: one schema (schema_name) each';
 
+-- One row per collection: the table <schema_name>.<name>.
 CREATE TABLE pgcube.collections (
     database_id  text NOT NULL REFERENCES pgcube.databases (id) ON DELETE CASCADE,
-    name         text NOT NULL,
+    name         text NOT NULL CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'),
     strict       boolean NOT NULL DEFAULT false,
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (database_id, name)
 );
+COMMENT ON TABLE pgcube.collections IS 'pgcube collections: one table each, named like the collection';
 
+-- Declared fields (keys of the documents; a dotted name is nested), in declaration order.
 CREATE TABLE pgcube.fields (
     database_id     text NOT NULL,
     collection_name text NOT NULL,
     position        integer NOT NULL,
     name            text NOT NULL,
-    type            text NOT NULL,
+    type            text NOT NULL CHECK (type IN ('string', 'number', 'integer', 'boolean', 'date',
+                                                  'datetime', 'object', 'array', 'any')),
     required        boolean NOT NULL DEFAULT false,
-    indexed         boolean NOT NULL DEFAULT true,
+    indexed         boolean NOT NULL DEFAULT false,
     PRIMARY KEY (database_id, collection_name, name),
+    UNIQUE (database_id, collection_name, position),
     FOREIGN KEY (database_id, collection_name)
-        REFERENCES pgcube.collections (database_id, name) ON DELETE CASCADE
+        REFERENCES pgcube.collections (database_id, name) ON DELETE CASCADE,
+    CHECK (NOT indexed OR type IN ('string', 'number', 'integer', 'boolean', 'date', 'datetime'))
 );
 
 -- API keys: pgc_<id>_<secret>; only a hash of the secret is kept.

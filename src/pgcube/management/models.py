@@ -6,38 +6,22 @@ the cache key of its validator (``pgcube.management.validation``).
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import msgspec
 
 from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident
+from pgcube.query.fields import SCALAR_TYPES, FieldType
 
-
-class FieldType(enum.StrEnum):
-    STRING = "string"
-    NUMBER = "number"
-    INTEGER = "integer"
-    BOOLEAN = "boolean"
-    DATE = "date"
-    DATETIME = "datetime"
-    OBJECT = "object"
-    ARRAY = "array"
-    ANY = "any"
-
-    @property
-    def is_scalar(self) -> bool:
-        """Scalar types get a typed B-tree index (SPEC §5, §10)."""
-        return self in _SCALAR
-
-
-_SCALAR = frozenset(
-    {FieldType.STRING, FieldType.NUMBER, FieldType.INTEGER, FieldType.BOOLEAN, FieldType.DATE, FieldType.DATETIME}
-)
+__all__ = ["SCALAR_TYPES", "Collection", "Database", "FieldSpec", "FieldType"]
 
 
 class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """One declared field of a collection: a top-level key of its documents."""
+    """One declared field of a collection: a key of its documents (a dotted name is nested).
+
+    ``FieldType`` is the query compiler's: one list of types, one typed
+    expression per type (``pgcube.query.fields``).
+    """
 
     name: str
     type: FieldType

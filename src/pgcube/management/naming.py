@@ -31,7 +31,9 @@ MAX_IDENTIFIER_BYTES = 63
 
 DATABASE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 COLLECTION_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_-]{0,62}){0,7}")
+"""A key, or a dotted path of up to 8 keys (``address.city``: the key ``city`` of the object ``address``)."""
+MAX_FIELD_NAME = 255
 DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 
 TRASH_TABLE = "_trash"
@@ -78,13 +80,14 @@ def check_collection_name(name: str, *, field: str = "name") -> str:
 
 
 def check_field_name(name: str, *, field: str = "name") -> str:
-    """A valid declared field name (a top-level key of the document), else ``ValidationError``."""
-    if not FIELD_NAME.fullmatch(name):
+    """A valid declared field name (a key, or a dotted path of keys), else ``ValidationError``."""
+    if len(name) > MAX_FIELD_NAME or not FIELD_NAME.fullmatch(name):
         raise ValidationError(
-            "Invalid field name: 1 to 63 characters, a letter or '_' first, then letters, digits, '_' or '-'",
+            "Invalid field name: keys of 1 to 63 characters (a letter or '_' first, then letters, digits, "
+            "'_' or '-'), joined by '.' for a nested key",
             details={"field": field, "value": _shown(name)},
         )
-    if name in SYSTEM_FIELDS:
+    if name.split(".", 1)[0] in SYSTEM_FIELDS:
         raise ValidationError(
             f"{name!r} is a system field and cannot be declared", details={"field": field, "value": name}
         )

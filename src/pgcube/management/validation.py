@@ -17,13 +17,16 @@ the declared keys from the bytes, skipping everything else in C.
 
 The rules:
 
-* a field that is absent or ``null`` passes unless it is ``required``;
+* a field that is absent or ``null`` passes unless it is ``required``; a
+  dotted name (``address.city``) is a key of a nested object, and is absent
+  when a key on its way is missing or not an object;
 * ``number``: an int or a float (never a boolean); ``integer``: an int, or a
   float with no fractional part (``1.0``, since ``1 == 1.0`` in JSON);
 * ``date``: an ISO 8601 date (``2024-01-15``) or date-time; ``datetime``: a
   date-time (``2024-01-15T10:30:00.000Z``; without an offset it means UTC).
   Dates must exist (no 30 February);
-* ``strict``: a key that is neither declared nor a system field is refused.
+* ``strict``: a top-level key that is neither declared (nor the first key of
+  a declared dotted name) nor a system field is refused.
 """
 
 from __future__ import annotations
@@ -39,11 +42,12 @@ from pgcube.errors import ValidationError
 from pgcube.management.models import Collection, FieldSpec, FieldType
 from pgcube.management.naming import SYSTEM_FIELDS
 
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?"
-    r"(?:[Zz]|[+-](\d{2}):?(\d{2}))?"
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|[+-](\d{2})(?::?(\d{2}))?)?)?",
+    re.ASCII,
 )
+"""The language of ``pgcube.query.fields.ISO_PATTERN`` (what the typed index reads), with groups."""
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -55,25 +59,31 @@ def _valid_date(year: int, month: int, day: int) -> bool:
     return day <= _DAYS[month - 1]
 
 
-def is_iso_date(value: str) -> bool:
-    """``YYYY-MM-DD``, a real calendar date."""
-    match = _DATE.fullmatch(value)
-    return match is not None and _valid_date(*(int(part) for part in match.groups()))
-
-
-def is_iso_datetime(value: str) -> bool:
-    """``YYYY-MM-DDTHH:MM[:SS[.fraction]][Z|±HH:MM]``, every part in range."""
-    match = _DATETIME.fullmatch(value)
+def _iso(value: str, *, time_required: bool) -> bool:
+    match = _ISO.fullmatch(value)
     if match is None:
         return False
     year, month, day, hour, minute, second, off_h, off_m = match.groups()
+    if hour is None:
+        return not time_required and _valid_date(int(year), int(month), int(day))
     return (
         _valid_date(int(year), int(month), int(day))
         and int(hour) <= 23
         and int(minute) <= 59
         and (second is None or int(second) <= 59)
-        and (off_h is None or (int(off_h) <= 23 and int(off_m) <= 59))
+        and (off_h is None or int(off_h) <= 23)
+        and (off_m is None or int(off_m) <= 59)
     )
+
+
+def is_iso_date(value: str) -> bool:
+    """An ISO 8601 date (``2024-01-15``) or date-time: what a ``date`` field takes."""
+    return _iso(value, time_required=False)
+
+
+def is_iso_datetime(value: str) -> bool:
+    """``YYYY-MM-DDTHH:MM[:SS[.fraction]][Z|±HH[:MM]]``, every part in range: a ``datetime`` field."""
+    return _iso(value, time_required=True)
 
 
 def _is_number(value: Any) -> bool:
@@ -89,7 +99,7 @@ _CHECKS: Final[dict[FieldType, Callable[[Any], bool]]] = {
     FieldType.NUMBER: _is_number,
     FieldType.INTEGER: _is_integer,
     FieldType.BOOLEAN: lambda value: type(value) is bool,
-    FieldType.DATE: lambda value: type(value) is str and (is_iso_date(value) or is_iso_datetime(value)),
+    FieldType.DATE: lambda value: type(value) is str and is_iso_date(value),
     FieldType.DATETIME: lambda value: type(value) is str and is_iso_datetime(value),
     FieldType.OBJECT: lambda value: type(value) is dict,
     FieldType.ARRAY: lambda value: type(value) is list,
@@ -127,19 +137,30 @@ def json_type_name(value: Any) -> str:
     return "object"
 
 
+class _Check(msgspec.Struct, frozen=True):
+    name: str
+    path: tuple[str, ...]
+    check: Callable[[Any], bool]
+    required: bool
+    type: FieldType
+
+
 class DocumentValidator:
     """The declared fields of one collection definition, compiled. Build it with :func:`compile_validator`."""
 
-    __slots__ = ("_allowed", "_checks", "_decoder", "fields", "strict")
+    __slots__ = ("_allowed", "_checks", "_decoder", "_roots", "fields", "strict")
 
     def __init__(self, fields: tuple[FieldSpec, ...], strict: bool) -> None:
         self.fields = fields
         self.strict = strict
-        self._checks: tuple[tuple[str, Callable[[Any], bool], bool, FieldType], ...] = tuple(
-            (spec.name, _CHECKS[spec.type], spec.required, spec.type) for spec in fields
+        self._checks = tuple(
+            _Check(spec.name, tuple(spec.name.split(".")), _CHECKS[spec.type], spec.required, spec.type)
+            for spec in fields
         )
-        self._allowed = frozenset(spec.name for spec in fields) | SYSTEM_FIELDS
-        self._decoder = msgspec.json.Decoder(_extraction_struct(fields, strict))
+        # The top-level keys the declared fields live under, in order of first appearance.
+        self._roots = tuple(dict.fromkeys(check.path[0] for check in self._checks))
+        self._allowed = frozenset(self._roots) | SYSTEM_FIELDS
+        self._decoder = msgspec.json.Decoder(_extraction_struct(self._roots, strict))
 
     @property
     def is_trivial(self) -> bool:
@@ -165,37 +186,45 @@ class DocumentValidator:
             self.validate(doc, index)
 
     def validate_json(self, raw: bytes | str, index: int = 0) -> None:
-        """Check one JSON document given as text, decoding only its declared keys."""
+        """Check one JSON document given as text, decoding only the keys declared fields live under."""
         try:
             extracted = self._decoder.decode(raw)
         except msgspec.ValidationError as exc:
             unknown = _UNKNOWN_FIELD.search(str(exc))
             if unknown is not None:
                 raise self._undeclared(unknown.group("field"), index) from None
-            raise ValidationError(f"Document {index} is not a JSON object", details={"index": index}) from None
+            # Not an object: decoding it all costs nothing on this error path, and names its type.
+            got = json_type_name(msgspec.json.decode(raw))
+            raise ValidationError(
+                f"Document {index} is not a JSON object", details={"index": index, "got": got}
+            ) from None
         except msgspec.DecodeError:
             raise ValidationError(f"Document {index} is not valid JSON", details={"index": index}) from None
-        values = {spec.name: getattr(extracted, f"f{i}") for i, spec in enumerate(self.fields)}
+        values = {root: getattr(extracted, f"f{i}") for i, root in enumerate(self._roots)}
         self._check_values(values, index)
 
     def _check_values(self, doc: Mapping[str, Any], index: int) -> None:
-        for name, check, required, field_type in self._checks:
-            value = doc.get(name, _MISSING)
+        for check in self._checks:
+            value: Any = doc
+            for key in check.path:
+                value = value.get(key, _MISSING) if type(value) is dict else _MISSING
+                if value is _MISSING:
+                    break
             if value is _MISSING or value is None:
-                if required:
+                if check.required:
                     raise ValidationError(
-                        f"Missing required field: {name} (document {index})",
-                        details={"index": index, "field": name, "required": True},
+                        f"Missing required field: {check.name} (document {index})",
+                        details={"index": index, "field": check.name, "required": True},
                     )
                 continue
-            if not check(value):
+            if not check.check(value):
                 raise ValidationError(
-                    f"Field {name!r} of document {index} must be {_EXPECTED[field_type]}, "
+                    f"Field {check.name!r} of document {index} must be {_EXPECTED[check.type]}, "
                     f"got {json_type_name(value)}",
                     details={
                         "index": index,
-                        "field": name,
-                        "expected": field_type.value,
+                        "field": check.name,
+                        "expected": check.type.value,
                         "got": json_type_name(value),
                     },
                 )
@@ -208,21 +237,19 @@ class DocumentValidator:
         )
 
 
-def _extraction_struct(fields: tuple[FieldSpec, ...], strict: bool) -> type[msgspec.Struct]:
-    """A Struct that picks the declared keys out of a JSON object (``f0``, ``f1``… renamed to them).
+def _extraction_struct(roots: tuple[str, ...], strict: bool) -> type[msgspec.Struct]:
+    """A Struct that picks the given top-level keys out of a JSON object (``f0``, ``f1``… renamed).
 
-    Undeclared keys are skipped by msgspec without being built, unless the
+    Other keys are skipped by msgspec without being built, unless the
     collection is strict: then they are an error (system fields excepted).
     """
-    declared = [(f"f{i}", Any, _MISSING) for i in range(len(fields))]
-    rename = {f"f{i}": spec.name for i, spec in enumerate(fields)}
+    declared: list[tuple[str, Any, Any]] = [(f"f{i}", Any, _MISSING) for i in range(len(roots))]
+    rename = {f"f{i}": root for i, root in enumerate(roots)}
     if strict:
-        for j, name in enumerate(sorted(SYSTEM_FIELDS - {spec.name for spec in fields})):
+        for j, name in enumerate(sorted(SYSTEM_FIELDS - set(roots))):
             declared.append((f"s{j}", Any, None))
             rename[f"s{j}"] = name
-    return msgspec.defstruct(
-        "DeclaredFields", declared, rename=rename, forbid_unknown_fields=strict, omit_defaults=True
-    )
+    return msgspec.defstruct("DeclaredFields", declared, rename=rename, forbid_unknown_fields=strict)
 
 
 @functools.lru_cache(maxsize=4096)

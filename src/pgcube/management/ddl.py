@@ -1,0 +1,205 @@
+"""The DDL of logical databases (schemas) and collections (tables), as SQL text (SPEC §10).
+
+Pure: functions here return statements; ``pgcube.management.repository``
+runs them in the request's transaction, next to the catalog rows.
+
+A collection's table::
+
+    _key          text PRIMARY KEY          -- constraint "<table>$pkey"
+    _userkey      text
+    _created_at   timestamptz NOT NULL DEFAULT now()
+    _modified_at  timestamptz NOT NULL DEFAULT now()
+    data          jsonb NOT NULL            -- the document without its system fields (an object)
+
+with the indexes ``"<table>$data"`` (GIN ``jsonb_path_ops``),
+``"<table>$created"`` (B-tree ``(_created_at, _key)``) and ``"<table>$f$<field>"``
+(one typed B-tree expression index per declared scalar field, ``(<typed
+expression> NULLS FIRST, _key)``, the expression from ``pgcube.query.fields``).
+
+A schema's ``_trash`` table (deleted and archived documents)::
+
+    collection   text NOT NULL              -- the collection the document came from
+    _ref         text NOT NULL              -- the operation's reference (restore by it)
+    kind         text NOT NULL              -- 'deleted' | 'archived'
+    _key, _userkey, _created_at, _modified_at, data   -- the document's row, as it was
+    trashed_at   timestamptz NOT NULL DEFAULT now()
+    PRIMARY KEY (_ref, collection, _key)    -- restore: WHERE _ref = $1 AND collection = $2
+    INDEX (kind, trashed_at)                -- purge: WHERE kind = 'deleted' AND trashed_at < $1
+
+Restoring is ``INSERT INTO <table> (_key, _userkey, _created_at, _modified_at, data)
+SELECT _key, _userkey, _created_at, _modified_at, data FROM _trash WHERE ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from pgcube.management.models import SCALAR_TYPES, FieldSpec
+from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident, quote_literal, relation_name
+from pgcube.query.fields import index_definition_sql
+
+DOCUMENT_COLUMNS = ("_key", "_userkey", "_created_at", "_modified_at", "data")
+"""The columns of every collection table, in order."""
+
+TRASH_COLUMNS = ("collection", "_ref", "kind", *DOCUMENT_COLUMNS, "trashed_at")
+"""The columns of every ``_trash`` table, in order."""
+
+TRASH_KINDS = ("deleted", "archived")
+
+
+class IndexInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One index of a collection's table, as ``get_metadata`` describes it."""
+
+    name: str
+    method: str
+    """``btree`` or ``gin``."""
+    fields: tuple[str, ...]
+    unique: bool = False
+    type: str | None = None
+    """The declared type of the field, for a typed field index."""
+
+
+def primary_key_name(table: str) -> str:
+    return relation_name(table, "pkey")
+
+
+def gin_index_name(table: str) -> str:
+    return relation_name(table, "data")
+
+
+def created_index_name(table: str) -> str:
+    return relation_name(table, "created")
+
+
+def field_index_name(table: str, field: str) -> str:
+    return relation_name(table, f"f${field}")
+
+
+def create_schema(schema: str, *, database_name: str, database_id: str, owner: str) -> list[str]:
+    """The schema, its comment (naming the database and its owner) and its ``_trash`` table."""
+    comment = f"pgcube database {database_name!r} (id {database_id}), owner {owner}"
+    return [
+        f"CREATE SCHEMA {quote_ident(schema)}",
+        f"COMMENT ON SCHEMA {quote_ident(schema)} IS {quote_literal(comment)}",
+        *create_trash(schema, database_name=database_name),
+    ]
+
+
+def create_trash(schema: str, *, database_name: str) -> list[str]:
+    table = qualified(schema, TRASH_TABLE)
+    kinds = ", ".join(quote_literal(kind) for kind in TRASH_KINDS)
+    kind_check = quote_ident(relation_name(TRASH_TABLE, "kind"))
+    comment = f"pgcube: deleted and archived documents of database {database_name!r}"
+    return [
+        f"""CREATE TABLE {table} (
+    collection    text NOT NULL,
+    _ref          text NOT NULL,
+    kind          text NOT NULL CONSTRAINT {kind_check} CHECK (kind IN ({kinds})),
+    _key          text NOT NULL,
+    _userkey      text,
+    _created_at   timestamptz NOT NULL,
+    _modified_at  timestamptz NOT NULL,
+    data          jsonb NOT NULL,
+    trashed_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT {quote_ident(primary_key_name(TRASH_TABLE))} PRIMARY KEY (_ref, collection, _key)
+)""",
+        f"CREATE INDEX {quote_ident(relation_name(TRASH_TABLE, 'purge'))} ON {table} (kind, trashed_at)",
+        f"COMMENT ON TABLE {table} IS {quote_literal(comment)}",
+    ]
+
+
+def create_collection(
+    schema: str, table: str, fields: Sequence[FieldSpec], *, database_name: str, database_id: str
+) -> list[str]:
+    """The table of one collection, its comment and its indexes."""
+    qualified_table = qualified(schema, table)
+    comment = f"pgcube collection {table!r} of database {database_name!r} (id {database_id})"
+    data_is_object = quote_ident(relation_name(table, "object"))
+    statements = [
+        f"""CREATE TABLE {qualified_table} (
+    _key          text NOT NULL,
+    _userkey      text,
+    _created_at   timestamptz NOT NULL DEFAULT now(),
+    _modified_at  timestamptz NOT NULL DEFAULT now(),
+    data          jsonb NOT NULL CONSTRAINT {data_is_object} CHECK (jsonb_typeof(data) = 'object'),
+    CONSTRAINT {quote_ident(primary_key_name(table))} PRIMARY KEY (_key)
+)""",
+        f"COMMENT ON TABLE {qualified_table} IS {quote_literal(comment)}",
+        f"CREATE INDEX {quote_ident(gin_index_name(table))} ON {qualified_table}"
+        " USING gin (data jsonb_path_ops)",
+        f"CREATE INDEX {quote_ident(created_index_name(table))} ON {qualified_table} (_created_at, _key)",
+    ]
+    for spec in fields:
+        if spec.indexed:
+            statements.extend(create_field_index(schema, table, spec))
+    return statements
+
+
+def create_field_index(schema: str, table: str, spec: FieldSpec) -> list[str]:
+    """The typed B-tree expression index of one declared scalar field (DESIGN §4).
+
+    The expression is the query compiler's (``pgcube.query.fields``): queries
+    emit exactly the same one, so PostgreSQL matches them to this index.
+    """
+    definition = index_definition_sql(spec.name, spec.type) if spec.type in SCALAR_TYPES else None
+    if definition is None:
+        raise ValueError(f"only scalar fields are indexed, not {spec.type}")
+    name = quote_ident(field_index_name(table, spec.name))
+    comment = f"pgcube: declared field {spec.name!r} ({spec.type.value})"
+    return [
+        f"CREATE INDEX {name} ON {qualified(schema, table)} {definition}",
+        f"COMMENT ON INDEX {quote_ident(schema)}.{name} IS {quote_literal(comment)}",
+    ]
+
+
+def drop_schema(schema: str) -> str:
+    """Everything of a logical database; a schema already gone by hand is not an error."""
+    return f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE"
+
+
+def drop_tables(schema: str, tables: Iterable[str]) -> str:
+    names = ", ".join(qualified(schema, table) for table in tables)
+    return f"DROP TABLE IF EXISTS {names}"
+
+
+def script(statements: Iterable[str]) -> str:
+    """Statements as one script: asyncpg runs it in one round trip (simple query protocol)."""
+    return ";\n".join(statements) + ";"
+
+
+def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]:
+    """The indexes ``create_collection`` makes, in its order: what ``get_metadata`` reports."""
+    indexes = [
+        IndexInfo(name=primary_key_name(table), method="btree", fields=("_key",), unique=True),
+        IndexInfo(name=gin_index_name(table), method="gin", fields=("data",)),
+        IndexInfo(name=created_index_name(table), method="btree", fields=("_created_at", "_key")),
+    ]
+    indexes.extend(
+        IndexInfo(
+            name=field_index_name(table, spec.name),
+            method="btree",
+            fields=(spec.name, "_key"),
+            type=spec.type.value,
+        )
+        for spec in fields
+        if spec.indexed
+    )
+    return indexes
+
+
+__all__ = [
+    "DOCUMENT_COLUMNS",
+    "TRASH_COLUMNS",
+    "TRASH_KINDS",
+    "IndexInfo",
+    "create_collection",
+    "create_field_index",
+    "create_schema",
+    "describe_indexes",
+    "drop_schema",
+    "drop_tables",
+    "field_index_name",
+    "script",
+]

@@ -1,0 +1,309 @@
+"""Catalog SQL and DDL execution: the only module of ``pgcube.management`` that talks to asyncpg.
+
+Every function takes the request's connection, already inside its
+transaction (``pgcube.api.deps.provide_transaction``): catalog rows and DDL
+commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from pgcube.management import ddl
+from pgcube.management.models import Collection, Database, FieldSpec, FieldType
+
+Connection = Any
+"""An asyncpg connection (asyncpg ships no type information); the service layer passes it through."""
+
+_SELECT_DATABASE = """SELECT id, account_id::text AS account_id, name, schema_name, created_at
+FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid"""
+
+
+def _database(row: asyncpg.Record) -> Database:
+    return Database(
+        id=row["id"],
+        account_id=row["account_id"],
+        name=row["name"],
+        schema_name=row["schema_name"],
+        created_at=row["created_at"],
+    )
+
+
+# --- locks -------------------------------------------------------------------------------
+async def lock_account(conn: Connection, account_id: str) -> None:
+    """Serialise this account's database creations until the transaction ends (quota, names)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('pgcube.account:' || $1::text, 0))", account_id
+    )
+
+
+# --- databases ---------------------------------------------------------------------------
+async def account_email(conn: Connection, account_id: str) -> str | None:
+    email: str | None = await conn.fetchval(
+        "SELECT email FROM pgcube.accounts WHERE id = $1::uuid", account_id
+    )
+    return email
+
+
+async def count_databases(conn: Connection, account_id: str) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM pgcube.databases WHERE account_id = $1::uuid", account_id
+    )
+    return count
+
+
+async def insert_database(
+    conn: Connection, *, database_id: str, account_id: str, name: str, schema_name: str
+) -> Database | None:
+    """The new catalog row, or None when its name (for the account) or its schema name is taken."""
+    row = await conn.fetchrow(
+        """INSERT INTO pgcube.databases (id, account_id, name, schema_name)
+        VALUES ($1, $2::uuid, $3, $4)
+        ON CONFLICT DO NOTHING
+        RETURNING id, account_id::text AS account_id, name, schema_name, created_at""",
+        database_id,
+        account_id,
+        name,
+        schema_name,
+    )
+    return None if row is None else _database(row)
+
+
+async def create_schema(conn: Connection, statements: Sequence[str]) -> bool:
+    """Run a schema's DDL in a savepoint: False (and nothing done) when the schema name is taken."""
+    try:
+        async with conn.transaction():
+            await conn.execute(ddl.script(statements))
+    except asyncpg.DuplicateSchemaError:
+        return False
+    return True
+
+
+async def database_name_taken(conn: Connection, account_id: str, name: str) -> bool:
+    """Whether the account has a database of this name, ignoring case."""
+    taken: bool = await conn.fetchval(
+        """SELECT EXISTS (
+            SELECT 1 FROM pgcube.databases WHERE account_id = $1::uuid AND lower(name) = lower($2)
+        )""",
+        account_id,
+        name,
+    )
+    return taken
+
+
+async def schema_name_taken(conn: Connection, schema_name: str) -> bool:
+    """Whether a schema of that name exists, or the catalog has promised it to a database."""
+    taken: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
+            OR EXISTS (SELECT 1 FROM pgcube.databases WHERE schema_name = $1)""",
+        schema_name,
+    )
+    return taken
+
+
+async def fetch_database(
+    conn: Connection, *, account_id: str, database_id: str, lock: bool = False
+) -> Database | None:
+    """The account's database; with ``lock``, its row is locked until the transaction ends.
+
+    The lock (``FOR NO KEY UPDATE``) serialises DDL inside one database and
+    makes it wait for a concurrent drop (then the row is gone: None).
+    """
+    query = _SELECT_DATABASE + " FOR NO KEY UPDATE" if lock else _SELECT_DATABASE
+    row = await conn.fetchrow(query, database_id, account_id)
+    return None if row is None else _database(row)
+
+
+async def list_databases(
+    conn: Connection,
+    *,
+    account_id: str,
+    only_id: str | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[tuple[Database, int]]]:
+    """(total matching, one page of (database, number of collections)), ordered by name."""
+    args = (account_id, only_id, search)
+    total: int = await conn.fetchval(
+        """SELECT count(*) FROM pgcube.databases
+        WHERE account_id = $1::uuid
+          AND ($2::text IS NULL OR id = $2)
+          AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0)""",
+        *args,
+    )
+    rows = await conn.fetch(
+        """SELECT id, account_id::text AS account_id, name, schema_name, created_at,
+            (SELECT count(*) FROM pgcube.collections c WHERE c.database_id = d.id) AS num_collections
+        FROM pgcube.databases d
+        WHERE account_id = $1::uuid
+          AND ($2::text IS NULL OR id = $2)
+          AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0)
+        ORDER BY lower(name), id
+        LIMIT $4 OFFSET $5""",
+        *args,
+        limit,
+        offset,
+    )
+    return total, [(_database(row), row["num_collections"]) for row in rows]
+
+
+async def delete_database(conn: Connection, database: Database) -> None:
+    """The schema and the catalog rows (collections, fields and scoped keys cascade)."""
+    await conn.execute(ddl.drop_schema(database.schema_name))
+    await conn.execute("DELETE FROM pgcube.databases WHERE id = $1", database.id)
+
+
+# --- collections -------------------------------------------------------------------------
+_COLLECTION_QUERY = """
+SELECT c.name, c.strict, c.created_at,
+       coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}') AS f_names,
+       coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}') AS f_types,
+       coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}')
+           AS f_required,
+       coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}')
+           AS f_indexed
+FROM pgcube.collections c
+LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name
+WHERE c.database_id = $1 {extra}
+GROUP BY c.database_id, c.name
+ORDER BY c.name
+"""
+
+
+def _collection(database: Database, row: asyncpg.Record) -> Collection:
+    fields = tuple(
+        FieldSpec(name=name, type=FieldType(type_), required=required, indexed=indexed)
+        for name, type_, required, indexed in zip(
+            row["f_names"], row["f_types"], row["f_required"], row["f_indexed"], strict=True
+        )
+    )
+    return Collection(
+        database_id=database.id,
+        schema_name=database.schema_name,
+        name=row["name"],
+        strict=row["strict"],
+        fields=fields,
+        created_at=row["created_at"],
+    )
+
+
+async def fetch_collections(conn: Connection, database: Database) -> list[Collection]:
+    rows = await conn.fetch(_COLLECTION_QUERY.format(extra=""), database.id)
+    return [_collection(database, row) for row in rows]
+
+
+async def fetch_collection(conn: Connection, database: Database, name: str) -> Collection | None:
+    row = await conn.fetchrow(_COLLECTION_QUERY.format(extra="AND c.name = $2"), database.id, name)
+    return None if row is None else _collection(database, row)
+
+
+async def collection_names(conn: Connection, database: Database) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT name FROM pgcube.collections WHERE database_id = $1 ORDER BY name", database.id
+    )
+    return [row["name"] for row in rows]
+
+
+async def count_collections(conn: Connection, database_id: str) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM pgcube.collections WHERE database_id = $1", database_id
+    )
+    return count
+
+
+async def insert_collection(conn: Connection, database: Database, collection: Collection) -> datetime | None:
+    """The catalog rows of a new collection; None (nothing written) when the name is taken."""
+    created_at: datetime | None = await conn.fetchval(
+        """INSERT INTO pgcube.collections (database_id, name, strict) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING created_at""",
+        database.id,
+        collection.name,
+        collection.strict,
+    )
+    if created_at is None:
+        return None
+    if collection.fields:
+        await conn.executemany(
+            """INSERT INTO pgcube.fields
+                (database_id, collection_name, position, name, type, required, indexed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            [
+                (
+                    database.id,
+                    collection.name,
+                    position,
+                    spec.name,
+                    spec.type.value,
+                    spec.required,
+                    spec.indexed,
+                )
+                for position, spec in enumerate(collection.fields)
+            ],
+        )
+    return created_at
+
+
+async def delete_collections(conn: Connection, database: Database, names: Sequence[str]) -> None:
+    """The tables, their trash and their catalog rows (fields cascade)."""
+    await conn.execute(ddl.drop_tables(database.schema_name, names))
+    # Identifiers quoted by pgcube.management.naming; values are parameters.
+    trash = f"DELETE FROM {database.sql_trash} WHERE collection = ANY($1::text[])"  # noqa: S608
+    await conn.execute(trash, list(names))
+    await conn.execute(
+        "DELETE FROM pgcube.collections WHERE database_id = $1 AND name = ANY($2::text[])",
+        database.id,
+        list(names),
+    )
+
+
+async def create_tables(conn: Connection, statements: Sequence[str]) -> bool:
+    """A collection's DDL in one round trip; False when its table already exists (made by hand).
+
+    The transaction is then aborted: the caller must raise.
+    """
+    try:
+        await conn.execute(ddl.script(statements))
+    except asyncpg.DuplicateTableError:
+        return False
+    return True
+
+
+# --- document counts ---------------------------------------------------------------------
+async def estimated_counts(conn: Connection, database: Database) -> dict[str, float | None]:
+    """Per table of the schema: the statistics' row estimate, or None when there are none.
+
+    ``n_live_tup`` is kept by every insert and delete (no ANALYZE needed);
+    after a statistics reset it is 0, and the planner's own estimate
+    (``reltuples`` scaled to the table's current size) takes over.
+    """
+    rows = await conn.fetch(
+        """SELECT c.relname,
+               s.n_live_tup,
+               CASE WHEN c.reltuples >= 0 AND c.relpages > 0
+                    THEN c.reltuples / c.relpages
+                         * (pg_relation_size(c.oid) / current_setting('block_size')::float8)
+               END AS scaled
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+        WHERE n.nspname = $1 AND c.relkind = 'r'""",
+        database.schema_name,
+    )
+    estimates: dict[str, float | None] = {}
+    for row in rows:
+        live: Any = row["n_live_tup"]
+        estimates[row["relname"]] = float(live) if live else row["scaled"]
+    return estimates
+
+
+async def bounded_count(conn: Connection, collection: Collection, limit: int) -> int:
+    """``min(count(*), limit)``: reads at most ``limit`` rows, however large the table."""
+    # The table is quoted by pgcube.management.naming; the limit is a parameter.
+    query = f"SELECT count(*) FROM (SELECT 1 FROM {collection.sql_table} LIMIT $1) AS bounded"  # noqa: S608
+    count: int = await conn.fetchval(query, limit)
+    return count

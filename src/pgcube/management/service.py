@@ -1,0 +1,412 @@
+"""Logical databases and collections: the Management API's logic, and the catalog look-ups
+every other route group uses.
+
+For the data layer (CRUD, DDO, import) the API is::
+
+    database = await get_database(conn, principal, database_id)        # else DatabaseNotFound (404)
+    collection = await get_collection(conn, database, name)             # else CollectionNotFound (404)
+    collection = await ensure_collection(conn, settings, database, name)  # creates it on first insert
+    validator_for(collection).validate_many(docs)                        # else ValidationError (400)
+
+``collection.sql_table`` / ``database.sql_trash`` are the quoted names to put
+in SQL text. Every function runs in the caller's transaction; nothing here
+commits.
+
+Tenancy: a database of another account, an id that is not 24 hex digits and
+an id that does not exist all raise the same ``DatabaseNotFound``, after the
+same single indexed query. An API key scoped to one database reaches that
+database only, and cannot create or drop databases (403 ``FORBIDDEN``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from pgcube.auth.principal import Principal
+from pgcube.errors import (
+    CollectionNotFound,
+    Conflict,
+    DatabaseNotFound,
+    Forbidden,
+    QuotaExceeded,
+    ValidationError,
+)
+from pgcube.management import ddl, repository
+from pgcube.management.models import SCALAR_TYPES, Collection, Database, FieldSpec, FieldType
+from pgcube.management.naming import (
+    check_collection_name,
+    check_database_name,
+    check_field_name,
+    is_database_id,
+    new_database_id,
+    schema_name_for,
+)
+from pgcube.management.repository import Connection
+from pgcube.management.validation import validator_for
+from pgcube.schemas.management import CollectionIn
+from pgcube.settings import Settings
+
+__all__ = [
+    "DatabasePage",
+    "DocumentCount",
+    "add_collections",
+    "create_database",
+    "drop_collections",
+    "drop_database",
+    "ensure_collection",
+    "get_collection",
+    "get_database",
+    "get_metadata",
+    "list_collections",
+    "list_databases",
+    "validator_for",
+]
+
+_SCHEMA_NAME_ATTEMPTS = 8
+
+
+# --- look-ups for every route group ------------------------------------------------------------
+async def get_database(
+    conn: Connection, principal: Principal, database_id: str, *, lock: bool = False
+) -> Database:
+    """The principal's database ``database_id``, else ``DatabaseNotFound``.
+
+    ``lock=True`` locks its catalog row until the transaction ends: DDL in one
+    database is serialised, and waits out a concurrent drop (then: not found).
+    """
+    if not is_database_id(database_id) or not principal.can_reach(database_id):
+        raise DatabaseNotFound()
+    database = await repository.fetch_database(
+        conn, account_id=principal.account_id, database_id=database_id, lock=lock
+    )
+    if database is None:
+        raise DatabaseNotFound()
+    return database
+
+
+async def get_collection(conn: Connection, database: Database, name: str) -> Collection:
+    """The collection ``name`` of ``database`` with its declared fields, else ``CollectionNotFound``.
+
+    A name that could never be a collection's is a 400 (``ValidationError``).
+    """
+    check_collection_name(name, field="collection_name")
+    collection = await repository.fetch_collection(conn, database, name)
+    if collection is None:
+        raise CollectionNotFound(details={"collection": name})
+    return collection
+
+
+async def ensure_collection(
+    conn: Connection, settings: Settings, database: Database, name: str
+) -> Collection:
+    """The collection ``name``, created (with no declared fields) when it does not exist yet.
+
+    Safe against concurrent first inserts: the creator holds the database's
+    row lock, and the others find its collection once it commits.
+    """
+    check_collection_name(name, field="collection_name")
+    existing = await repository.fetch_collection(conn, database, name)
+    if existing is not None:
+        return existing
+    locked = await _lock(conn, database)
+    existing = await repository.fetch_collection(conn, locked, name)
+    if existing is not None:
+        return existing
+    await _check_collection_quota(conn, settings, locked, adding=1)
+    return await _create_collection(
+        conn, locked, Collection(database_id=locked.id, schema_name=locked.schema_name, name=name)
+    )
+
+
+# --- the Management API -----------------------------------------------------------------
+async def create_database(
+    conn: Connection, settings: Settings, principal: Principal, name: str, collections: Sequence[CollectionIn]
+) -> tuple[Database, list[Collection]]:
+    """A new logical database (schema, ``_trash``, catalog row) with its first collections."""
+    if principal.database_id is not None:
+        raise Forbidden("An API key scoped to a database cannot create databases")
+    check_database_name(name)
+    definitions = collection_definitions(collections)
+    account_id = principal.account_id
+    await repository.lock_account(conn, account_id)
+    if await repository.database_name_taken(conn, account_id, name):
+        raise Conflict(f"You already have a database named {name!r}", details={"field": "db_name"})
+    if await repository.count_databases(conn, account_id) >= settings.quota_databases:
+        raise _quota("databases", settings.quota_databases)
+    if len(definitions) > settings.quota_collections:
+        raise _quota("collections", settings.quota_collections)
+
+    database_id = new_database_id()
+    owner = await repository.account_email(conn, account_id) or account_id
+    for _ in range(_SCHEMA_NAME_ATTEMPTS):
+        schema_name = schema_name_for(name)
+        if await repository.schema_name_taken(conn, schema_name):
+            continue
+        statements = ddl.create_schema(schema_name, database_name=name, database_id=database_id, owner=owner)
+        if await repository.create_schema(conn, statements):
+            break
+    else:  # pragma: no cover — eight random 24-bit suffixes all taken
+        raise Conflict("Could not find a free schema name; retry")
+
+    database = await repository.insert_database(
+        conn, database_id=database_id, account_id=account_id, name=name, schema_name=schema_name
+    )
+    if database is None:  # pragma: no cover — excluded by the account lock and the checks above
+        raise Conflict(f"You already have a database named {name!r}", details={"field": "db_name"})
+    created = [
+        await _create_collection(conn, database, _bind(database, definition)) for definition in definitions
+    ]
+    return database, created
+
+
+async def add_collections(
+    conn: Connection,
+    settings: Settings,
+    principal: Principal,
+    database_id: str,
+    collections: Sequence[CollectionIn],
+) -> list[Collection]:
+    """New collections in an existing database; a name already there is a 409 and nothing is created."""
+    definitions = collection_definitions(collections)
+    database = await get_database(conn, principal, database_id, lock=True)
+    existing = set(await repository.collection_names(conn, database))
+    for index, definition in enumerate(definitions):
+        if definition.name in existing:
+            raise Conflict(
+                f"The collection {definition.name!r} already exists",
+                details={"field": f"collections[{index}].name", "collection": definition.name},
+            )
+    await _check_collection_quota(conn, settings, database, adding=len(definitions), existing=len(existing))
+    return [
+        await _create_collection(conn, database, _bind(database, definition)) for definition in definitions
+    ]
+
+
+class DatabasePage(msgspec.Struct, frozen=True, kw_only=True):
+    page: int
+    page_size: int
+    total_items: int
+    items: list[tuple[Database, int]]
+    """(database, number of collections)"""
+
+
+async def list_databases(
+    conn: Connection,
+    settings: Settings,
+    principal: Principal,
+    *,
+    page: int,
+    page_size: int,
+    search: str | None,
+) -> DatabasePage:
+    """One page of the principal's databases, by name; ``search`` is a case-insensitive substring."""
+    if page < 1:
+        raise ValidationError("page must be at least 1", details={"field": "page"})
+    if not 1 <= page_size <= settings.max_page_size:
+        raise ValidationError(
+            f"page_size must be between 1 and {settings.max_page_size}", details={"field": "page_size"}
+        )
+    total, items = await repository.list_databases(
+        conn,
+        account_id=principal.account_id,
+        only_id=principal.database_id,
+        search=search or None,
+        limit=page_size,
+        offset=(page - 1) * page_size,
+    )
+    return DatabasePage(page=page, page_size=page_size, total_items=total, items=items)
+
+
+async def get_metadata(
+    conn: Connection, principal: Principal, database_id: str
+) -> tuple[Database, list[Collection]]:
+    database = await get_database(conn, principal, database_id)
+    return database, await repository.fetch_collections(conn, database)
+
+
+class DocumentCount(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    num_documents: int
+    estimated: bool
+
+
+async def list_collections(
+    conn: Connection, settings: Settings, principal: Principal, database_id: str
+) -> list[DocumentCount]:
+    """Every collection with its live document count.
+
+    Exact up to ``count_estimate_threshold`` documents; past it, the number
+    comes from PostgreSQL's statistics and ``estimated`` is true. A table the
+    statistics call large is never scanned; any other is counted with a scan
+    that stops after threshold + 1 rows, so the cost is bounded either way.
+    """
+    database = await get_database(conn, principal, database_id)
+    collections = await repository.fetch_collections(conn, database)
+    threshold = max(settings.count_estimate_threshold, 0)
+    estimates = await repository.estimated_counts(conn, database) if collections else {}
+    counts = []
+    for collection in collections:
+        estimate = estimates.get(collection.name)
+        if estimate is not None and estimate > threshold:
+            counts.append(DocumentCount(name=collection.name, num_documents=round(estimate), estimated=True))
+            continue
+        exact = await repository.bounded_count(conn, collection, threshold + 1)
+        if exact <= threshold:
+            counts.append(DocumentCount(name=collection.name, num_documents=exact, estimated=False))
+        else:
+            approximate = max(exact, round(estimate or 0))
+            counts.append(DocumentCount(name=collection.name, num_documents=approximate, estimated=True))
+    return counts
+
+
+async def drop_database(
+    conn: Connection, principal: Principal, database_id: str, confirmation: str
+) -> Database:
+    """Drop the schema and the catalog rows; ``confirmation`` must equal the name (any case)."""
+    database = await get_database(conn, principal, database_id, lock=True)
+    if principal.database_id is not None:
+        raise Forbidden("An API key scoped to a database cannot drop it")
+    if confirmation.lower() != database.name.lower():
+        raise ValidationError(
+            "The confirmation must equal the database's name", details={"field": "confirmation"}
+        )
+    await repository.delete_database(conn, database)
+    return database
+
+
+async def drop_collections(
+    conn: Connection, principal: Principal, database_id: str, names: Sequence[str]
+) -> list[str]:
+    """Drop the named collections (and their trash); one unknown name drops nothing (404)."""
+    database = await get_database(conn, principal, database_id, lock=True)
+    wanted = list(dict.fromkeys(names))
+    for index, name in enumerate(wanted):
+        check_collection_name(name, field=f"collection_names[{index}]")
+    existing = set(await repository.collection_names(conn, database))
+    for name in wanted:
+        if name not in existing:
+            raise CollectionNotFound(details={"collection": name})
+    await repository.delete_collections(conn, database, wanted)
+    return wanted
+
+
+# --- definitions -------------------------------------------------------------------------
+class CollectionDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    strict: bool
+    fields: tuple[FieldSpec, ...]
+
+
+def collection_definitions(collections: Sequence[CollectionIn]) -> list[CollectionDefinition]:
+    """Checked definitions from request bodies: names, duplicates, index flags (400 on any problem)."""
+    definitions: list[CollectionDefinition] = []
+    seen: set[str] = set()
+    for i, collection in enumerate(collections):
+        check_collection_name(collection.name, field=f"collections[{i}].name")
+        if collection.name in seen:
+            raise ValidationError(
+                f"The collection {collection.name!r} is listed twice",
+                details={"field": f"collections[{i}].name"},
+            )
+        seen.add(collection.name)
+        fields: list[FieldSpec] = []
+        field_names: set[str] = set()
+        for j, field in enumerate(collection.fields):
+            where = f"collections[{i}].fields[{j}]"
+            check_field_name(field.name, field=f"{where}.name")
+            if field.name in field_names:
+                raise ValidationError(
+                    f"The field {field.name!r} is declared twice", details={"field": f"{where}.name"}
+                )
+            field_names.add(field.name)
+            scalar = field.type in SCALAR_TYPES
+            if field.index and not scalar:
+                raise ValidationError(
+                    f"Only scalar fields can be indexed; {field.name!r} is {field.type.value}",
+                    details={"field": f"{where}.index"},
+                )
+            indexed = scalar if field.index is None else field.index
+            fields.append(
+                FieldSpec(name=field.name, type=field.type, required=field.required, indexed=indexed)
+            )
+        _check_nesting(fields, where=f"collections[{i}].fields")
+        definitions.append(
+            CollectionDefinition(name=collection.name, strict=collection.strict, fields=tuple(fields))
+        )
+    return definitions
+
+
+_CONTAINERS = frozenset({FieldType.OBJECT, FieldType.ANY})
+
+
+def _check_nesting(fields: Sequence[FieldSpec], *, where: str) -> None:
+    """``a.b`` declared next to ``a`` needs ``a`` to be an object (or any): a string has no keys."""
+    types = {spec.name: spec.type for spec in fields}
+    for j, spec in enumerate(fields):
+        parts = spec.name.split(".")
+        for depth in range(1, len(parts)):
+            parent = ".".join(parts[:depth])
+            if parent in types and types[parent] not in _CONTAINERS:
+                raise ValidationError(
+                    f"The field {spec.name!r} is inside {parent!r}, which is declared {types[parent].value}",
+                    details={"field": f"{where}[{j}].name"},
+                )
+
+
+def _bind(database: Database, definition: CollectionDefinition) -> Collection:
+    return Collection(
+        database_id=database.id,
+        schema_name=database.schema_name,
+        name=definition.name,
+        strict=definition.strict,
+        fields=definition.fields,
+    )
+
+
+async def _create_collection(conn: Connection, database: Database, collection: Collection) -> Collection:
+    """Catalog rows, then the table and its indexes; the caller holds the database's lock."""
+    created_at = await repository.insert_collection(conn, database, collection)
+    if created_at is None:
+        raise Conflict(
+            f"The collection {collection.name!r} already exists", details={"collection": collection.name}
+        )
+    statements = ddl.create_collection(
+        database.schema_name,
+        collection.name,
+        collection.fields,
+        database_name=database.name,
+        database_id=database.id,
+    )
+    if not await repository.create_tables(conn, statements):
+        raise Conflict(
+            f"A table named {collection.name!r} already exists in the database's schema, outside pgcube's catalog",
+            details={"collection": collection.name},
+        )
+    return msgspec.structs.replace(collection, created_at=created_at)
+
+
+async def _lock(conn: Connection, database: Database) -> Database:
+    locked = await repository.fetch_database(
+        conn, account_id=database.account_id, database_id=database.id, lock=True
+    )
+    if locked is None:
+        raise DatabaseNotFound()
+    return locked
+
+
+async def _check_collection_quota(
+    conn: Connection, settings: Settings, database: Database, *, adding: int, existing: int | None = None
+) -> None:
+    if existing is None:
+        existing = await repository.count_collections(conn, database.id)
+    if existing + adding > settings.quota_collections:
+        raise _quota("collections", settings.quota_collections)
+
+
+def _quota(kind: str, limit: int) -> QuotaExceeded:
+    scope = "per account" if kind == "databases" else "per database"
+    return QuotaExceeded(
+        f"Quota exceeded: at most {limit} {kind} {scope}", details={"quota": kind, "limit": limit}
+    )

@@ -1,0 +1,214 @@
+"""Bodies and answers of the Management API (SPEC §5), as msgspec Structs.
+
+The bodies are closed contracts: an unknown key is a 400 naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+
+from pgcube.management.ddl import IndexInfo, describe_indexes
+from pgcube.management.models import Collection, Database, FieldSpec, FieldType
+
+MAX_FIELDS_PER_COLLECTION = 256
+MAX_COLLECTIONS_PER_REQUEST = 1000
+
+
+# --- bodies --------------------------------------------------------------------------------
+class FieldIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    type: FieldType
+    required: bool = False
+    index: bool | None = None
+    """Default: scalar types are indexed; ``false`` skips the index; ``true`` on other types is a 400."""
+
+
+class CollectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    fields: Annotated[list[FieldIn], msgspec.Meta(max_length=MAX_FIELDS_PER_COLLECTION)] = []
+    strict: bool = False
+    """Refuse keys that are not declared (system fields excepted)."""
+
+
+class CreateDatabaseBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    db_name: str
+    collections: Annotated[list[CollectionIn], msgspec.Meta(max_length=MAX_COLLECTIONS_PER_REQUEST)] = []
+
+
+class AddCollectionBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    database_id: str
+    collections: Annotated[
+        list[CollectionIn], msgspec.Meta(min_length=1, max_length=MAX_COLLECTIONS_PER_REQUEST)
+    ]
+
+
+class DropDatabaseBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    database_id: str
+    confirmation: str
+    """Must equal the database's name (case-insensitive)."""
+
+
+class DropCollectionsBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    database_id: str
+    collection_names: Annotated[list[str], msgspec.Meta(min_length=1, max_length=MAX_COLLECTIONS_PER_REQUEST)]
+
+
+# --- answers ---------------------------------------------------------------------------------
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z`` (SPEC §1)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class FieldOut(msgspec.Struct, kw_only=True):
+    name: str
+    type: FieldType
+    required: bool
+    index: bool
+
+    @classmethod
+    def of(cls, spec: FieldSpec) -> FieldOut:
+        return cls(name=spec.name, type=spec.type, required=spec.required, index=spec.indexed)
+
+
+class IndexOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    name: str
+    method: str
+    fields: list[str]
+    unique: bool = False
+    type: FieldType | None = None
+
+    @classmethod
+    def of(cls, info: IndexInfo) -> IndexOut:
+        return cls(
+            name=info.name,
+            method=info.method,
+            fields=list(info.fields),
+            unique=info.unique,
+            type=FieldType(info.type) if info.type else None,
+        )
+
+
+class CollectionOut(msgspec.Struct, kw_only=True):
+    name: str
+    fields: list[FieldOut]
+    strict: bool
+    indexes: list[IndexOut]
+
+    @classmethod
+    def of(cls, collection: Collection) -> CollectionOut:
+        return cls(
+            name=collection.name,
+            fields=[FieldOut.of(spec) for spec in collection.fields],
+            strict=collection.strict,
+            indexes=[IndexOut.of(info) for info in describe_indexes(collection.name, collection.fields)],
+        )
+
+
+class DatabaseRef(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    dbName: str
+    """The PostgreSQL schema (docs/psql.md)."""
+
+
+class CreateDatabaseAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    database: DatabaseRef
+    collections: list[CollectionOut]
+
+    @classmethod
+    def of(cls, database: Database, collections: list[Collection]) -> CreateDatabaseAnswer:
+        return cls(
+            database=DatabaseRef(id=database.id, name=database.name, dbName=database.schema_name),
+            collections=[CollectionOut.of(collection) for collection in collections],
+        )
+
+
+class AddCollectionAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    collections: list[CollectionOut]
+
+    @classmethod
+    def of(cls, collections: list[Collection]) -> AddCollectionAnswer:
+        return cls(collections=[CollectionOut.of(collection) for collection in collections])
+
+
+class Pagination(msgspec.Struct, kw_only=True):
+    page: int
+    page_size: int
+    total_items: int
+    total_pages: int
+    has_next: bool
+
+    @classmethod
+    def of(cls, *, page: int, page_size: int, total_items: int) -> Pagination:
+        total_pages = -(-total_items // page_size)
+        return cls(
+            page=page,
+            page_size=page_size,
+            total_items=total_items,
+            total_pages=total_pages,
+            has_next=page < total_pages,
+        )
+
+
+class DatabaseSummary(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    num_collections: int
+
+
+class ListDatabasesAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    data: list[DatabaseSummary]
+    pagination: Pagination
+
+
+class Metadata(msgspec.Struct, kw_only=True):
+    id: str = msgspec.field(name="_id")
+    user_id: str
+    displayName: str
+    dbName: str
+    created_at: str
+    collections: list[CollectionOut]
+
+    @classmethod
+    def of(cls, database: Database, collections: list[Collection]) -> Metadata:
+        return cls(
+            id=database.id,
+            user_id=database.account_id,
+            displayName=database.name,
+            dbName=database.schema_name,
+            created_at=iso_utc(database.created_at),
+            collections=[CollectionOut.of(collection) for collection in collections],
+        )
+
+
+class MetadataAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    data: Metadata
+
+
+class CollectionCount(msgspec.Struct, kw_only=True):
+    name: str
+    num_documents: int
+    estimated: bool
+    """True past ``PGCUBE_COUNT_ESTIMATE_THRESHOLD`` documents: then the number comes from statistics."""
+
+
+class ListCollectionsAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    collections: list[CollectionCount]
+
+
+class DropDatabaseAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    message: str
+
+
+class DropCollectionsAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    dropped_collections: list[str]
