@@ -15,6 +15,7 @@ import pytest
 
 from pgcube.db import migrations
 from pgcube.settings import Settings
+from tests.support.accounts import Account, new_account
 from tests.support.live import LiveServer, test_settings
 from tests.support.postgres import postgres_server, scratch_database
 from tests.support.sync_pg import SyncPg
@@ -55,3 +56,18 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as http:
         yield http
+
+
+# --- accounts (tests/support/accounts.py) -------------------------------------------------
+
+
+@pytest.fixture
+def account(client: httpx.Client, pg: SyncPg) -> Account:
+    """A fresh, verified, logged-in account (registered over HTTP)."""
+    return new_account(client, pg)
+
+
+@pytest.fixture
+def other_account(client: httpx.Client, pg: SyncPg) -> Account:
+    """A second, unrelated account: the other tenant of isolation tests."""
+    return new_account(client, pg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,8 +18,15 @@ from litestar.types import ControllerRouterHandler
 
 from pgcube import __version__
 from pgcube.api import health
+from pgcube.api.core import core_router
+from pgcube.api.crud import crud_router
+from pgcube.api.ddo import ddo_router
 from pgcube.api.deps import provide_settings, provide_transaction
 from pgcube.api.errors import handle_exception
+from pgcube.api.management import management_router
+from pgcube.auth.guards import provide_jwt_principal, provide_principal
+from pgcube.auth.setup import accounts_lifespan
+from pgcube.data.maintenance import maintenance_loop
 from pgcube.db import migrations
 from pgcube.db.database import resolve_database
 from pgcube.db.pool import create_pool
@@ -29,7 +37,8 @@ log = logging.getLogger("pgcube")
 
 def route_handlers() -> Sequence[ControllerRouterHandler]:
     """Every route group of the service; a new group is one more entry here."""
-    return [health.health, health.ready]
+    # The DDO route (/api/{database_id}) goes last: the static /api routes win over it anyway.
+    return [health.health, health.ready, core_router(), management_router(), crud_router(), ddo_router()]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -55,9 +64,11 @@ def lifespan_for(settings: Settings) -> Any:
             if settings.migrate_on_start:
                 await anyio.to_thread.run_sync(migrations.upgrade, database.url)
             app.state.pool = await create_pool(settings, database.url)
+            housekeeping = asyncio.create_task(maintenance_loop(app.state.pool, settings))
             try:
                 yield
             finally:
+                housekeeping.cancel()
                 await app.state.pool.close()
         finally:
             database.close()
@@ -73,8 +84,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "conn": Provide(provide_transaction),
+            "principal": Provide(provide_principal),
+            "jwt_principal": Provide(provide_jwt_principal, sync_to_thread=False),
         },
-        lifespan=[lifespan_for(settings)],
+        # The accounts step first: a weak JWT secret stops startup before PostgreSQL is touched.
+        lifespan=[accounts_lifespan(settings), lifespan_for(settings)],
         exception_handlers={Exception: handle_exception},
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,

@@ -63,9 +63,7 @@ class OutboxMailSender:
     async def send(self, mail: Mail, outbox: Outbox) -> None:
         row_id = await outbox.keep(mail)
         if self._development:
-            outbox_log.info(
-                "email (outbox id %d) to %s — %s\n%s", row_id, mail.to, mail.subject, mail.body
-            )
+            outbox_log.info("email (outbox id %d) to %s — %s\n%s", row_id, mail.to, mail.subject, mail.body)
         else:
             outbox_log.info("email (outbox id %d) kept in pgcube.outbox: %s", row_id, mail.subject)
 
@@ -165,7 +163,7 @@ def password_reset_mail(base_url: str, to: str, token: str, ttl_minutes: int, ac
         body=(
             "Someone (maybe you) asked to reset the password of your pgcube account.\n\n"
             f"Your reset token is:\n\n  {token}\n\n"
-            f'Send it with your new password: POST {base_url}/core/password-reset/confirm '
+            f"Send it with your new password: POST {base_url}/core/password-reset/confirm "
             '{"token": "<the token>", "password": "<new password>"}\n\n'
             f"The token works once and expires in {ttl_minutes} minutes. Resetting signs out every "
             "session of the account. If you did not ask for this, ignore this message.\n"

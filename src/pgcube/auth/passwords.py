@@ -57,7 +57,13 @@ class Passwords:
         self._hasher = hasher or PasswordHasher()
         self._limiter = anyio.CapacityLimiter(max_concurrent or os.cpu_count() or 1)
         # Verified against when the email is unknown, so both paths cost one verify (A5).
-        self._dummy_hash = self._hasher.hash("pgcube-dummy-password-" + os.urandom(8).hex())
+        self._dummy_hash: str | None = None
+
+    async def warm_up(self) -> str:
+        """The dummy hash, computed once (at startup, so the first unknown email costs no more)."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash("pgcube-dummy-password-" + os.urandom(8).hex())
+        return self._dummy_hash
 
     @property
     def hasher(self) -> PasswordHasher:
@@ -72,7 +78,7 @@ class Passwords:
         if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             return False
         candidate = normalise(password)
-        target = stored_hash if stored_hash is not None else self._dummy_hash
+        target = stored_hash if stored_hash is not None else await self.warm_up()
         matched = await anyio.to_thread.run_sync(self._verify_sync, target, candidate, limiter=self._limiter)
         return matched and stored_hash is not None
 

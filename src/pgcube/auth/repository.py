@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from pgcube.auth.email import Mail
@@ -76,7 +75,8 @@ class ProfileRow(msgspec.Struct, frozen=True):
 
 class Attempts(msgspec.Struct, frozen=True):
     count: int
-    reset_at: int
+    window_end: float
+    """Unix time at which the window (and a lock-out) ends."""
     now: float
 
 
@@ -103,10 +103,6 @@ class KeyAuthRow(msgspec.Struct, frozen=True):
     database_id: str | None
 
 
-_PROFILE_COLUMNS = "id::text, email, first_name, last_name, email_verified, created_at"
-_KEY_COLUMNS = "id, name, prefix, database_id, created_at, last_used_at"
-
-
 class AccountsRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -125,7 +121,11 @@ class AccountsRepository:
             ON CONFLICT (email_canonical) DO NOTHING
             RETURNING id::text
             """,
-            email, canonical, first_name, last_name, password_hash,
+            email,
+            canonical,
+            first_name,
+            last_name,
+            password_hash,
         )
         return value
 
@@ -146,13 +146,18 @@ class AccountsRepository:
               AND (last_email_at IS NULL OR last_email_at <= now() - $2::int * interval '1 second')
             RETURNING id::text, email, email_verified
             """,
-            canonical, interval,
+            canonical,
+            interval,
         )
         return None if row is None else MailTarget(*row)
 
     async def profile(self, account_id: str) -> ProfileRow | None:
         row = await self.conn.fetchrow(
-            f"SELECT {_PROFILE_COLUMNS} FROM pgcube.accounts WHERE id = $1::uuid", account_id
+            """
+            SELECT id::text, email, first_name, last_name, email_verified, created_at
+            FROM pgcube.accounts WHERE id = $1::uuid
+            """,
+            account_id,
         )
         return None if row is None else ProfileRow(*row)
 
@@ -160,13 +165,15 @@ class AccountsRepository:
         self, account_id: str, first_name: str | None, last_name: str | None
     ) -> ProfileRow | None:
         row = await self.conn.fetchrow(
-            f"""
+            """
             UPDATE pgcube.accounts
             SET first_name = coalesce($2, first_name), last_name = coalesce($3, last_name), updated_at = now()
             WHERE id = $1::uuid
-            RETURNING {_PROFILE_COLUMNS}
+            RETURNING id::text, email, first_name, last_name, email_verified, created_at
             """,
-            account_id, first_name, last_name,
+            account_id,
+            first_name,
+            last_name,
         )
         return None if row is None else ProfileRow(*row)
 
@@ -184,15 +191,24 @@ class AccountsRepository:
             SET password_hash = $2, password_changed_at = now(), email_verified = true, updated_at = now()
             WHERE id = $1::uuid
             """,
-            account_id, password_hash,
+            account_id,
+            password_hash,
         )
 
     async def upgrade_hash(self, account_id: str, old_hash: str, new_hash: str) -> None:
         """Re-hash with current parameters, unless the password changed meanwhile."""
         await self.conn.execute(
             "UPDATE pgcube.accounts SET password_hash = $3 WHERE id = $1::uuid AND password_hash = $2",
-            account_id, old_hash, new_hash,
+            account_id,
+            old_hash,
+            new_hash,
         )
+
+    async def canonical_email_of(self, account_id: str) -> str | None:
+        value: str | None = await self.conn.fetchval(
+            "SELECT email_canonical FROM pgcube.accounts WHERE id = $1::uuid", account_id
+        )
+        return value
 
     async def lock_account(self, account_id: str) -> bool:
         found = await self.conn.fetchval(
@@ -214,12 +230,13 @@ class AccountsRepository:
                 failures = CASE WHEN f.window_start <= now() - $2::int * interval '1 second'
                                 THEN 1 ELSE least(f.failures + 1, 1000000) END
             RETURNING failures,
-                      ceil(extract(epoch FROM window_start + $2::int * interval '1 second'))::bigint,
+                      extract(epoch FROM window_start + $2::int * interval '1 second')::float8,
                       extract(epoch FROM now())::float8
             """,
-            canonical, window,
+            canonical,
+            window,
         )
-        return Attempts(count=row[0], reset_at=row[1], now=row[2])
+        return Attempts(count=row[0], window_end=row[1], now=row[2])
 
     async def clear_attempts(self, canonical: str) -> None:
         await self.conn.execute("DELETE FROM pgcube.login_failures WHERE email_canonical = $1", canonical)
@@ -238,7 +255,10 @@ class AccountsRepository:
             INSERT INTO pgcube.email_tokens (token_hash, account_id, purpose, expires_at)
             VALUES ($1, $2::uuid, $3, now() + $4::int * interval '1 second')
             """,
-            token_hash, account_id, purpose, ttl,
+            token_hash,
+            account_id,
+            purpose,
+            ttl,
         )
 
     async def redeem_email_token(self, token_hash: bytes, purpose: str) -> str | None:
@@ -249,9 +269,21 @@ class AccountsRepository:
             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
             RETURNING account_id::text
             """,
-            token_hash, purpose,
+            token_hash,
+            purpose,
         )
         return value
+
+    async def email_token_is_live(self, token_hash: bytes, purpose: str) -> bool:
+        found = await self.conn.fetchval(
+            """
+            SELECT true FROM pgcube.email_tokens
+            WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+            """,
+            token_hash,
+            purpose,
+        )
+        return bool(found)
 
     async def spend_email_tokens(self, account_id: str, purpose: str) -> None:
         await self.conn.execute(
@@ -259,7 +291,8 @@ class AccountsRepository:
             UPDATE pgcube.email_tokens SET used_at = now()
             WHERE account_id = $1::uuid AND purpose = $2 AND used_at IS NULL
             """,
-            account_id, purpose,
+            account_id,
+            purpose,
         )
 
     # --- refresh tokens --------------------------------------------------------------------
@@ -270,7 +303,10 @@ class AccountsRepository:
             INSERT INTO pgcube.refresh_tokens (token_hash, account_id, family_id, expires_at)
             VALUES ($1, $2::uuid, $3::uuid, now() + $4::int * interval '1 second')
             """,
-            token_hash, account_id, family_id, ttl,
+            token_hash,
+            account_id,
+            family_id,
+            ttl,
         )
 
     async def spend_refresh_token(self, token_hash: bytes) -> tuple[str, str] | None:
@@ -299,13 +335,19 @@ class AccountsRepository:
 
     async def revoke_family(self, family_id: str) -> None:
         await self.conn.execute(
-            "UPDATE pgcube.refresh_tokens SET revoked_at = now() WHERE family_id = $1::uuid AND revoked_at IS NULL",
+            """
+            UPDATE pgcube.refresh_tokens SET revoked_at = now()
+            WHERE family_id = $1::uuid AND revoked_at IS NULL
+            """,
             family_id,
         )
 
     async def revoke_sessions(self, account_id: str) -> None:
         await self.conn.execute(
-            "UPDATE pgcube.refresh_tokens SET revoked_at = now() WHERE account_id = $1::uuid AND revoked_at IS NULL",
+            """
+            UPDATE pgcube.refresh_tokens SET revoked_at = now()
+            WHERE account_id = $1::uuid AND revoked_at IS NULL
+            """,
             account_id,
         )
 
@@ -327,27 +369,40 @@ class AccountsRepository:
 
     async def owns_database(self, account_id: str, database_id: str) -> bool:
         found = await self.conn.fetchval(
-            "SELECT true FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid", database_id, account_id
+            "SELECT true FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid",
+            database_id,
+            account_id,
         )
         return bool(found)
 
     async def add_key(
-        self, key_id: str, account_id: str, name: str, prefix: str, secret_hash: bytes, database_id: str | None
+        self,
+        key_id: str,
+        account_id: str,
+        name: str,
+        prefix: str,
+        secret_hash: bytes,
+        database_id: str | None,
     ) -> KeyRow:
         row = await self.conn.fetchrow(
-            f"""
+            """
             INSERT INTO pgcube.api_keys (id, account_id, name, prefix, secret_hash, database_id)
             VALUES ($1, $2::uuid, $3, $4, $5, $6)
-            RETURNING {_KEY_COLUMNS}
+            RETURNING id, name, prefix, database_id, created_at, last_used_at
             """,
-            key_id, account_id, name, prefix, secret_hash, database_id,
+            key_id,
+            account_id,
+            name,
+            prefix,
+            secret_hash,
+            database_id,
         )
         return KeyRow(*row)
 
     async def list_keys(self, account_id: str) -> list[KeyRow]:
         rows = await self.conn.fetch(
-            f"""
-            SELECT {_KEY_COLUMNS} FROM pgcube.api_keys
+            """
+            SELECT id, name, prefix, database_id, created_at, last_used_at FROM pgcube.api_keys
             WHERE account_id = $1::uuid AND revoked_at IS NULL
             ORDER BY created_at, id
             """,
@@ -362,7 +417,8 @@ class AccountsRepository:
             WHERE id = $1 AND account_id = $2::uuid AND revoked_at IS NULL
             RETURNING true
             """,
-            key_id, account_id,
+            key_id,
+            account_id,
         )
         return bool(found)
 
@@ -384,11 +440,13 @@ class AccountsRepository:
             UPDATE pgcube.api_keys SET last_used_at = now()
             WHERE id = (
                 SELECT id FROM pgcube.api_keys
-                WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= now() - $2::int * interval '1 second')
+                WHERE id = $1
+                  AND (last_used_at IS NULL OR last_used_at <= now() - $2::int * interval '1 second')
                 FOR UPDATE SKIP LOCKED
             )
             """,
-            key_id, resolution,
+            key_id,
+            resolution,
         )
 
     # --- the outbox ------------------------------------------------------------------------
@@ -399,10 +457,9 @@ class AccountsRepository:
             INSERT INTO pgcube.outbox (account_id, to_address, subject, body)
             VALUES ($1::uuid, $2, $3, $4) RETURNING id
             """,
-            mail.account_id, mail.to, mail.subject, mail.body,
+            mail.account_id,
+            mail.to,
+            mail.subject,
+            mail.body,
         )
         return value
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    return isinstance(exc, asyncpg.PostgresConnectionError)

@@ -22,7 +22,7 @@ from pgcube.settings import Settings
 log = logging.getLogger("pgcube.auth")
 
 MIN_SECRET_BYTES = 32
-SECRET_FILE = "jwt_secret"
+SECRET_FILE = "jwt_secret"  # noqa: S105 — the file name, not the secret
 _PLACEHOLDERS = ("changeme", "change-me", "change_me", "secret", "your-secret", "example", "default")
 
 
@@ -80,5 +80,7 @@ def _development_secret(data_dir: Path) -> str:
             temporary.unlink(missing_ok=True)
     secret = path.read_text().strip()
     if weakness(secret) is not None:
-        raise WeakSecretError(f"the development JWT secret in {path} is damaged; delete the file to regenerate it")
+        raise WeakSecretError(
+            f"the development JWT secret in {path} is damaged; delete the file to regenerate it"
+        )
     return secret

@@ -11,48 +11,44 @@ column (a password hash, a token hash) can leak by accident.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
-
-
-class _Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    pass
-
 
 # --- bodies ------------------------------------------------------------------------------
 
 
-class RegisterBody(_Body):
+class RegisterBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     email: str
     password: str
     first_name: str = msgspec.field(default="", name="firstName")
     last_name: str = msgspec.field(default="", name="lastName")
 
 
-class EmailBody(_Body):
+class EmailBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     email: str
 
 
-class LoginBody(_Body):
+class LoginBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     email: str
     password: str
 
 
-class RefreshBody(_Body):
+class RefreshBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     refresh: str
 
 
-class PasswordResetConfirmBody(_Body):
+class PasswordResetConfirmBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     token: str
     password: str
 
 
-class ProfilePatch(_Body):
+class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     first_name: str | None = msgspec.field(default=None, name="firstName")
     last_name: str | None = msgspec.field(default=None, name="lastName")
 
 
-class CreateKeyBody(_Body):
+class CreateKeyBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     name: str
     database_id: str | None = None
 
@@ -67,7 +63,7 @@ class MessageAnswer(msgspec.Struct, frozen=True):
 class LoginAnswer(msgspec.Struct, frozen=True, kw_only=True):
     refresh: str
     access: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 — the OAuth token type, not a credential
     expires_in: int
     """Seconds until ``access`` expires."""
 
@@ -75,7 +71,7 @@ class LoginAnswer(msgspec.Struct, frozen=True, kw_only=True):
 class RefreshAnswer(msgspec.Struct, frozen=True, kw_only=True):
     access: str
     refresh: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 — the OAuth token type, not a credential
     expires_in: int
 
 
@@ -105,3 +101,17 @@ class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     prefix: str
     database_id: str | None
     created_at: dt.datetime
+
+
+# --- errors (for the OpenAPI document; pgcube.api.errors builds the bodies) -------------------
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    success: bool
+    error: ErrorDetail

@@ -1,0 +1,287 @@
+"""The ``/core`` route group: accounts, sessions, profile and API keys (SPEC §4).
+
+Thin handlers: decode (``pgcube.schemas.core``), call ``AccountService``,
+return. These routes do not use the request-wide ``conn`` transaction: the
+service opens short transactions itself (see ``pgcube.auth.repository``).
+"""
+
+from __future__ import annotations
+
+from litestar import Router, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+
+from pgcube.api.deps import acquire
+from pgcube.auth.guards import accounts_of
+from pgcube.auth.principal import Principal
+from pgcube.auth.repository import Transactions
+from pgcube.auth.service import AccountService
+from pgcube.schemas.core import (
+    CreateKeyBody,
+    EmailBody,
+    ErrorAnswer,
+    KeyAnswer,
+    LoginAnswer,
+    LoginBody,
+    MessageAnswer,
+    NewKeyAnswer,
+    PasswordResetConfirmBody,
+    ProfileAnswer,
+    ProfilePatch,
+    RefreshAnswer,
+    RefreshBody,
+    RegisterBody,
+)
+
+TAGS = ["accounts"]
+
+_ERROR_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR, INVALID_JSON or INVALID_TOKEN",
+    401: "AUTHENTICATION_FAILED, INVALID_CREDENTIALS or TOKEN_EXPIRED",
+    403: "EMAIL_NOT_VERIFIED, QUOTA_EXCEEDED",
+    404: "NOT_FOUND, DATABASE_NOT_FOUND",
+    429: "RATE_LIMIT_EXCEEDED (details: limit, remaining, reset_at, retry_after; Retry-After header)",
+}
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers a route documents, in pgcube's envelope (not the framework's default)."""
+    return {
+        status: ResponseSpec(data_container=ErrorAnswer, description=_ERROR_DESCRIPTIONS[status])
+        for status in statuses
+    }
+
+
+# Dependencies named explicitly (Litestar 3 stops inferring them).
+Accounts = NamedDependency[AccountService]
+Tx = NamedDependency[Transactions]
+JwtPrincipal = NamedDependency[Principal]
+
+
+def provide_accounts(state: State) -> AccountService:
+    return accounts_of(state)
+
+
+def provide_transactions(state: State) -> Transactions:
+    async def open_connection() -> object:
+        return await acquire(state)
+
+    return Transactions(open_connection, state.pool.release)
+
+
+# --- registration and email -----------------------------------------------------------------
+
+
+@post(
+    "/register",
+    responses=_errors(400),
+    operation_id="register",
+    tags=TAGS,
+    status_code=HTTP_201_CREATED,
+    summary="Register an account; a verification email follows",
+)
+async def register(data: JSONBody[RegisterBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
+    return MessageAnswer(await accounts.register(tx, data))
+
+
+@get(
+    "/verify-email/{token:str}",
+    responses=_errors(400),
+    operation_id="verifyEmail",
+    tags=TAGS,
+    summary="Verify an email address with the token from the verification email",
+)
+async def verify_email(token: FromPath[str], accounts: Accounts, tx: Tx) -> MessageAnswer:
+    return MessageAnswer(await accounts.verify_email(tx, token))
+
+
+@post(
+    "/verify-email/resend",
+    responses=_errors(400),
+    operation_id="resendVerificationEmail",
+    tags=TAGS,
+    status_code=HTTP_202_ACCEPTED,
+    summary="Send the verification email again (same answer for any email)",
+)
+async def resend_verification(data: JSONBody[EmailBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
+    return MessageAnswer(await accounts.resend_verification(tx, data.email))
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+@post(
+    "/login",
+    responses=_errors(400, 401, 403, 429),
+    operation_id="login",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Log in: an access token (JWT) and a refresh token",
+)
+async def login(data: JSONBody[LoginBody], accounts: Accounts, tx: Tx) -> LoginAnswer:
+    session = await accounts.login(tx, data)
+    return LoginAnswer(refresh=session.refresh, access=session.access, expires_in=session.expires_in)
+
+
+async def _refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> RefreshAnswer:
+    session = await accounts.refresh(tx, data.refresh)
+    return RefreshAnswer(access=session.access, refresh=session.refresh, expires_in=session.expires_in)
+
+
+@post(
+    "/token/refresh",
+    responses=_errors(400, 401),
+    operation_id="refreshToken",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Trade a refresh token for a new access token and a new refresh token",
+)
+async def refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> RefreshAnswer:
+    return await _refresh(data, accounts, tx)
+
+
+@post(
+    "/auth/token/refresh",
+    responses=_errors(400, 401),
+    operation_id="refreshTokenAlias",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Alias of /core/token/refresh",
+)
+async def refresh_alias(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> RefreshAnswer:
+    return await _refresh(data, accounts, tx)
+
+
+@post(
+    "/logout",
+    responses=_errors(400),
+    operation_id="logout",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Revoke the session of a refresh token",
+)
+async def logout(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
+    return MessageAnswer(await accounts.logout(tx, data.refresh))
+
+
+# --- password reset -------------------------------------------------------------------------------
+
+
+@post(
+    "/password-reset/request",
+    responses=_errors(400),
+    operation_id="requestPasswordReset",
+    tags=TAGS,
+    status_code=HTTP_202_ACCEPTED,
+    summary="Email a password reset token (same answer for any email)",
+)
+async def request_password_reset(data: JSONBody[EmailBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
+    return MessageAnswer(await accounts.request_password_reset(tx, data.email))
+
+
+@post(
+    "/password-reset/confirm",
+    responses=_errors(400),
+    operation_id="confirmPasswordReset",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Set a new password with a reset token; every session is revoked",
+)
+async def confirm_password_reset(
+    data: JSONBody[PasswordResetConfirmBody], accounts: Accounts, tx: Tx
+) -> MessageAnswer:
+    return MessageAnswer(await accounts.confirm_password_reset(tx, data))
+
+
+# --- profile ----------------------------------------------------------------------------------------
+
+
+@get(
+    "/profile", responses=_errors(401), operation_id="getProfile", tags=TAGS, summary="The account's profile"
+)
+async def get_profile(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> ProfileAnswer:
+    return await accounts.profile(tx, jwt_principal)
+
+
+@patch(
+    "/profile",
+    responses=_errors(400, 401),
+    operation_id="updateProfile",
+    tags=TAGS,
+    summary="Change firstName and/or lastName",
+)
+async def update_profile(
+    data: JSONBody[ProfilePatch], jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx
+) -> ProfileAnswer:
+    return await accounts.update_profile(tx, jwt_principal, data)
+
+
+# --- API keys ------------------------------------------------------------------------------------------
+
+
+@get(
+    "/api/v1/keys",
+    responses=_errors(401),
+    operation_id="listApiKeys",
+    tags=TAGS,
+    summary="The account's live API keys (prefix only)",
+)
+async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> list[KeyAnswer]:
+    return await accounts.list_keys(tx, jwt_principal)
+
+
+@post(
+    "/api/v1/keys",
+    responses=_errors(400, 401, 403, 404),
+    operation_id="createApiKey",
+    tags=TAGS,
+    status_code=HTTP_201_CREATED,
+    summary="Create an API key, optionally scoped to one database; the key is shown once",
+)
+async def create_key(
+    data: JSONBody[CreateKeyBody], jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx
+) -> NewKeyAnswer:
+    return await accounts.create_key(tx, jwt_principal, data)
+
+
+@delete(
+    "/api/v1/keys/{key_id:str}",
+    responses=_errors(401, 404),
+    operation_id="revokeApiKey",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Revoke an API key; it stops working at once",
+)
+async def revoke_key(
+    key_id: FromPath[str], jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx
+) -> MessageAnswer:
+    return MessageAnswer(await accounts.revoke_key(tx, jwt_principal, key_id))
+
+
+def core_router() -> Router:
+    return Router(
+        path="/core",
+        route_handlers=[
+            register,
+            verify_email,
+            resend_verification,
+            login,
+            refresh,
+            refresh_alias,
+            logout,
+            request_password_reset,
+            confirm_password_reset,
+            get_profile,
+            update_profile,
+            list_keys,
+            create_key,
+            revoke_key,
+        ],
+        dependencies={
+            "accounts": Provide(provide_accounts, sync_to_thread=False),
+            "tx": Provide(provide_transactions, sync_to_thread=False),
+        },
+    )

@@ -1,0 +1,79 @@
+"""The two authentication dependencies every route group uses (SPEC §2).
+
+* ``principal`` — ``Authorization: Bearer <access JWT>``, ``Authorization:
+  Api-Key <key>`` or ``X-API-KEY: <key>``: an account, by session or by key.
+* ``jwt_principal`` — ``Authorization: Bearer <access JWT>`` only: what key
+  management, profile and password changes accept (an API key cannot manage
+  keys or the account, C2).
+
+Both are registered app-wide in ``create_app``; a handler declares
+``principal: Principal`` (or ``jwt_principal: Principal``) and receives an
+authenticated ``pgcube.auth.principal.Principal``, or the request ends in 401.
+Credentials are read from headers only, never from the URL (A6).
+
+An API key is checked on the request's own transaction (``conn``), so a
+request never holds two pooled connections at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from pgcube import errors
+from pgcube.auth.principal import Principal
+from pgcube.auth.repository import AccountsRepository
+from pgcube.auth.service import AccountService
+
+MISSING = "Authentication required: send Authorization: Bearer <access token> or Api-Key <API key>"
+JWT_ONLY = "This route accepts a session token only: send Authorization: Bearer <access token>"
+
+
+def accounts_of(state: State) -> AccountService:
+    service: AccountService = state.accounts
+    return service
+
+
+def _authorization(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
+    """(scheme in lower case, credential) from the Authorization header, if any."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credential = header.strip().partition(" ")
+    credential = credential.strip()
+    if not scheme or not credential or " " in credential:
+        raise errors.AuthenticationFailed()
+    return scheme.lower(), credential
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], state: State, conn: NamedDependency[Any]
+) -> Principal:
+    service = accounts_of(state)
+    authorization = _authorization(request)
+    if authorization is not None:
+        scheme, credential = authorization
+        if scheme == "bearer":
+            return service.authenticate_jwt(credential)
+        if scheme == "api-key":
+            return await service.authenticate_api_key(AccountsRepository(conn), credential)
+        raise errors.AuthenticationFailed()
+    key = request.headers.get("x-api-key")
+    if key is not None:
+        return await service.authenticate_api_key(AccountsRepository(conn), key.strip())
+    raise errors.AuthenticationFailed(MISSING)
+
+
+def provide_jwt_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+    authorization = _authorization(request)
+    if authorization is None:
+        if request.headers.get("x-api-key") is not None:
+            raise errors.AuthenticationFailed(JWT_ONLY)
+        raise errors.AuthenticationFailed(MISSING)
+    scheme, credential = authorization
+    if scheme != "bearer":
+        raise errors.AuthenticationFailed(JWT_ONLY)
+    return accounts_of(state).authenticate_jwt(credential)
