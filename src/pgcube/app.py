@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -52,6 +53,12 @@ def openapi_config() -> OpenAPIConfig:
         path="/schema",
         render_plugins=[SwaggerRenderPlugin()],
     )
+
+
+def openapi_document() -> bytes:
+    """The OpenAPI document as stable, indented JSON (``pgcube openapi``; committed as docs/openapi.json)."""
+    schema = create_app(Settings()).openapi_schema.to_schema()
+    return msgspec.json.format(msgspec.json.encode(schema, order="sorted"), indent=2) + b"\n"
 
 
 def lifespan_for(settings: Settings) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -95,10 +94,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _openapi(args: argparse.Namespace) -> int:
-    from pgcube.app import create_app
+    from pgcube.app import openapi_document
 
-    document = create_app(Settings()).openapi_schema.to_schema()
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    sys.stdout.buffer.write(openapi_document())
     return 0
 
 

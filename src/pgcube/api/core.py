@@ -50,7 +50,9 @@ _ERROR_DESCRIPTIONS = {
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
     """The error answers a route documents, in pgcube's envelope (not the framework's default)."""
     return {
-        status: ResponseSpec(data_container=ErrorAnswer, description=_ERROR_DESCRIPTIONS[status])
+        status: ResponseSpec(
+            data_container=ErrorAnswer, description=_ERROR_DESCRIPTIONS[status], generate_examples=False
+        )
         for status in statuses
     }
 

@@ -74,7 +74,11 @@ def _seed_from_filters(filters: dict[str, Any]) -> dict[str, Any]:
     tags=TAGS,
     status_code=201,
     summary="Insert one document or a batch (at most 1000); creates the collection on first use",
-    responses={201: ResponseSpec(data_container=InsertAnswer, description="The new documents' _key values")},
+    responses={
+        201: ResponseSpec(
+            data_container=InsertAnswer, description="The new documents' _key values", generate_examples=False
+        )
+    },
 )
 async def insert(
     request: Request[Any, Any, Any], data: JSONBody[InsertBody], principal: Auth, conn: Conn, settings: Config
@@ -100,7 +104,11 @@ async def insert(
     operation_id="crudFind",
     tags=TAGS,
     summary="Find documents: filters (JSON, the query language), page, page_size, sort, fields",
-    responses={200: ResponseSpec(data_container=FindAnswer, description="A page of documents")},
+    responses={
+        200: ResponseSpec(
+            data_container=FindAnswer, description="A page of documents", generate_examples=False
+        )
+    },
 )
 async def find(
     principal: Auth,
