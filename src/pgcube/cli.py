@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from pgcube import __version__
+from pgcube.auth.signing_key import WeakSecretError, resolve_jwt_secret
 from pgcube.settings import ENV_PREFIX, Settings, SettingsError
 
 log = logging.getLogger("pgcube")
@@ -37,6 +38,9 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
     settings = Settings.from_env(**overrides)
     configure_logging(settings)
+    # A weak secret in production stops here, before PostgreSQL is started; in
+    # development this generates the shared secret once, for every worker.
+    resolve_jwt_secret(settings)
     database = resolve_database(settings)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the
     # signal to the handler it found; make that handler a normal exit so the
@@ -129,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         result: int = args.run(args)
-    except SettingsError as exc:
+    except (SettingsError, WeakSecretError) as exc:
         print(f"pgcube: {exc}", file=sys.stderr)
         return 2
     return result

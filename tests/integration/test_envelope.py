@@ -103,9 +103,10 @@ def test_wrong_type_names_the_field(probe_client: httpx.Client) -> None:
 
 
 def test_unknown_field_is_refused(probe_client: httpx.Client) -> None:
-    assert_envelope(
+    body = assert_envelope(
         probe_client.post("/test/probe", json={"email": "a", "is_admin": True}), 400, "VALIDATION_ERROR"
     )
+    assert body["error"]["details"] == {"field": "is_admin", "unknown": True}
 
 
 def test_body_over_the_limit_is_413(probe_client: httpx.Client) -> None:

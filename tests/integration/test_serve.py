@@ -101,3 +101,25 @@ def test_cli_rejects_a_bad_setting() -> None:
     assert result.returncode == 2
     assert "PGCUBE_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_a_weak_secret_before_starting_anything(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PGCUBE_")}
+    env.update(
+        {
+            "PGCUBE_DATA_DIR": str(tmp_path / "data"),
+            "PGCUBE_ENVIRONMENT": "production",
+            "PGCUBE_JWT_SECRET": "secret",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pgcube.cli", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PGCUBE_JWT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "postgres").exists(), "no PostgreSQL was started"

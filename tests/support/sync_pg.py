@@ -25,6 +25,7 @@ T = TypeVar("T")
 
 class SyncPg:
     def __init__(self, url: str, settings: Settings | None = None) -> None:
+        self.url = url
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()

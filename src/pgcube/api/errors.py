@@ -37,6 +37,7 @@ log = logging.getLogger("pgcube.errors")
 DDO_ENVELOPE = "ddo"
 
 _MISSING_FIELD = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?:\.data)?(?P<path>[^`]*)`$")
 
 
@@ -72,6 +73,10 @@ def _from_validation(exc: ValidationException) -> errors.PgcubeError:
     if missing:
         field = missing.group("field")
         return errors.ValidationError(f"Missing required field: {field}", details={"field": field})
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        field = unknown.group("field")
+        return errors.ValidationError(f"Unknown field: {field}", details={"field": field, "unknown": True})
     path_match = _MSGSPEC_PATH.search(cause)
     field = path_match.group("path").lstrip(".") if path_match else str(first.get("key") or "")
     if first.get("source") in ("query", "path", "header", "cookie"):

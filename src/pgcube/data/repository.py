@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from pgcube.data.documents import Prepared
 from pgcube.management.models import Collection
 from pgcube.management.naming import TRASH_TABLE, qualified
@@ -86,15 +88,28 @@ async def restore(conn: Connection, collection: Collection, ref: str, *, deleted
 
 
 async def purge_trash(conn: Connection, *, older_than: int) -> int:
-    """Forget deleted documents older than ``older_than`` seconds, in every database's ``_trash``."""
-    schemas = await conn.fetch("SELECT schema_name FROM pgcube.databases ORDER BY schema_name")
+    """Forget deleted documents older than ``older_than`` seconds, in every database's ``_trash``.
+
+    Each database in its own savepoint: one dropped concurrently (or a catalog
+    row without its schema) is skipped, not a reason to purge nothing.
+    """
+    schemas = await conn.fetch(
+        "SELECT schema_name FROM pgcube.databases "
+        "WHERE to_regclass(format('%I.%I', schema_name, $1::text)) IS NOT NULL ORDER BY schema_name",
+        TRASH_TABLE,
+    )
     purged = 0
     for row in schemas:
         table = qualified(row["schema_name"], TRASH_TABLE)
-        status: str = await conn.execute(
-            f"DELETE FROM {table} WHERE kind = 'deleted' AND trashed_at <= now() - make_interval(secs => $1)",
-            float(older_than),
-        )
+        try:
+            async with conn.transaction():
+                status: str = await conn.execute(
+                    f"DELETE FROM {table} WHERE kind = 'deleted' "
+                    "AND trashed_at <= now() - make_interval(secs => $1)",
+                    float(older_than),
+                )
+        except asyncpg.UndefinedTableError:
+            continue
         purged += _row_count(status)
     return purged
 

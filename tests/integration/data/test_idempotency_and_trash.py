@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import httpx
 import msgspec
 
+from pgcube.data import repository
+from pgcube.db.pool import connect
 from pgcube.settings import Settings
 from tests.integration.data.conftest import PRODUCTS_FIELDS, Db, make_db
 from tests.support.accounts import new_account
@@ -108,3 +111,29 @@ def test_deleted_documents_are_gone_after_the_purge(settings: Settings, pg: Sync
             "data"
         ] == {"count": 1}
         assert db.keys("notes") == ["b"]
+
+
+def test_the_purge_skips_a_database_whose_schema_is_gone(db: Db, pg: SyncPg) -> None:
+    """A database whose trash is gone (dropped by hand) must not stop the purge of the others."""
+    db.insert("notes", [{"_key": "a"}])
+    db.ok({"op": "collection.delete", "collection": "notes", "match": {}})
+    schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db.id)
+    pg.execute(f'ALTER TABLE "{schema}"._trash RENAME TO trash_moved')
+    try:
+        other = make_db(db.client, db.account)
+        other.insert("notes", [{"_key": "b"}])
+        other.ok({"op": "collection.delete", "collection": "notes", "match": {}})
+        other_schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", other.id)
+
+        async def purge() -> int:
+            conn = await connect(Settings(), pg.url)
+            try:
+                async with conn.transaction():
+                    return await repository.purge_trash(conn, older_than=0)
+            finally:
+                await conn.close()
+
+        assert asyncio.run(purge()) >= 1
+        assert pg.fetchval(f'SELECT count(*) FROM "{other_schema}"._trash') == 0
+    finally:
+        pg.execute(f'ALTER TABLE "{schema}".trash_moved RENAME TO _trash')
