@@ -128,3 +128,34 @@ def test_unhandled_exception_is_500_with_a_request_id(
     request_id = body["error"]["details"]["request_id"]
     assert len(request_id) == 32
     assert any(request_id in record.getMessage() for record in caplog.records)
+
+
+def test_missing_body_says_so(probe_client: httpx.Client) -> None:
+    body = assert_envelope(
+        probe_client.post("/test/probe", content=b"", headers={"content-type": "application/json"}),
+        400,
+        "INVALID_JSON",
+    )
+    assert "missing" in body["error"]["message"]
+
+
+def test_invalid_utf8_is_invalid_json(probe_client: httpx.Client) -> None:
+    response = probe_client.post(
+        "/test/probe", content=b'{"email": "\xff\xfe"}', headers={"content-type": "application/json"}
+    )
+    assert_envelope(response, 400, "INVALID_JSON")
+
+
+def test_absurdly_deep_json_is_400(probe_client: httpx.Client) -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    response = probe_client.post("/test/probe", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code in (400, 413), response.text
+    assert response.json()["success"] is False
+
+
+def test_wrong_method_on_the_ddo_route_answers_in_the_ddo_envelope(client: httpx.Client) -> None:
+    response = client.get("/api/" + "ab" * 12)
+    assert response.status_code == 405
+    assert response.json() == {
+        "error": {"code": "METHOD_NOT_ALLOWED", "message": "Method not allowed", "details": {}}
+    }

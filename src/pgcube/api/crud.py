@@ -29,14 +29,28 @@ from pgcube.schemas.crud import (
 TAGS = ["crud"]
 
 
+FIND_PARAMETERS = frozenset(
+    {"database_id", "collection_name", "filters", "page", "page_size", "sort", "fields"}
+)
+
+
 def _json_param(raw: str | None, name: str) -> Any:
     """A query parameter holding JSON (``filters``, ``fields``)."""
     if raw is None or raw == "":
         return None
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise errors.InvalidQuery(f"{name} is not valid JSON", details={"pointer": f"/{name}"}) from None
+
+
+def _refuse_unknown_parameters(request: Request[Any, Any, Any]) -> None:
+    """A misspelled ``filter=`` must not turn into "every document"."""
+    for name in request.query_params:
+        if name not in FIND_PARAMETERS:
+            raise errors.ValidationError(
+                f"Unknown query parameter: {name}", details={"field": name, "known": sorted(FIND_PARAMETERS)}
+            )
 
 
 def _fields_param(raw: str | None) -> Any:
@@ -54,18 +68,6 @@ def _require_filters(filters: dict[str, Any], everything: bool) -> None:
             'Empty filters would touch every document: send "all": true to mean it',
             details={"field": "filters"},
         )
-
-
-def _seed_from_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    """The document an upsert inserts: the plain equality keys of ``filters`` (MongoDB's rule)."""
-    seed: dict[str, Any] = {}
-    for key, value in filters.items():
-        if ":" in key or key.startswith("$") or "." in key:
-            continue
-        if isinstance(value, dict) and any(str(k).startswith("$") or ":" in str(k) for k in value):
-            continue
-        seed["_key" if key == "_id" else key] = value
-    return seed
 
 
 @post(
@@ -111,6 +113,7 @@ async def insert(
     },
 )
 async def find(
+    request: Request[Any, Any, Any],
     principal: Auth,
     conn: Conn,
     settings: Config,
@@ -124,6 +127,7 @@ async def find(
         str | None, QueryParameter(description='"name,email", or JSON ["name"] / {"secret": 0}')
     ] = None,
 ) -> Response[bytes]:
+    _refuse_unknown_parameters(request)
     criteria = _json_param(filters, "filters")
     where = await service.target(conn, settings, principal, database_id, collection_name)
     found = await service.find(
@@ -160,7 +164,7 @@ async def update(data: JSONBody[UpdateBody], principal: Auth, conn: Conn, settin
             where,
             data.filters,
             data.update_data,
-            _seed_from_filters(data.filters),
+            {},
             pointer="/filters",
             mutation_pointer="/update_data",
         )

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, post
+from litestar.datastructures import State
 from litestar.openapi.spec import Example
 from litestar.params import Body, PathParameter
 
-from pgcube.api.deps import Auth, Config, Conn
+from pgcube.api.deps import Auth, Conn, provide_settings
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.api.idempotency import idempotent
 from pgcube.api.responses import ddo_response, raw_documents
@@ -61,6 +62,7 @@ async def _find(conn: Any, settings: Settings, where: service.Target, request: F
         total=page.total,
         has_next=page.has_next,
         next_cursor=page.next_cursor,
+        keyset=page.keyset,
     )
     return ddo_response(raw_documents(page.documents), {"pagination": pagination})
 
@@ -119,8 +121,12 @@ async def ddo(
     data: Annotated[DdoBody, Body(examples=[_EXAMPLE])],
     principal: Auth,
     conn: Conn,
-    settings: Config,
+    state: State,
 ) -> Response[bytes]:
+    # Settings from the state, not as a dependency: with two dependencies of the
+    # same depth (settings, conn) Litestar resolves them in an anyio task group,
+    # which costs more than the rest of a small request's dependencies together.
+    settings = provide_settings(state)
     parsed = parse_ddo(data)
     if isinstance(parsed, Insert):
 
@@ -132,7 +138,10 @@ async def ddo(
             return ddo_response(raw_documents(documents), {"count": len(documents)})
 
         return await idempotent(request, conn, principal, insert)
-    where = await service.target(conn, settings, principal, database_id, parsed.collection)
+    # An upsert, like an insert, creates the collection on first use.
+    where = await service.target(
+        conn, settings, principal, database_id, parsed.collection, create=isinstance(parsed, Upsert)
+    )
     return await _run(conn, settings, where, parsed)
 
 

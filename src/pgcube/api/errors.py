@@ -38,14 +38,16 @@ DDO_ENVELOPE = "ddo"
 
 _MISSING_FIELD = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required (?:query|path|header|cookie) parameter '(?P<name>[^']+)'")
+_DDO_PATH = re.compile(r"^/api/[0-9a-f]{24}/?$")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?:\.data)?(?P<path>[^`]*)`$")
 
 
 def envelope_of(request: Request[Any, Any, Any]) -> str:
     try:
         opt = request.route_handler.opt
-    except Exception:  # no route matched: there is no handler to ask
-        return "rest"
+    except Exception:  # no route or method matched: the path tells the dialect
+        return DDO_ENVELOPE if _DDO_PATH.match(request.url.path) else "rest"
     return str(opt.get("envelope", "rest"))
 
 
@@ -68,6 +70,12 @@ def _from_validation(exc: ValidationException) -> errors.PgcubeError:
     cause = str(exc.__cause__ or "")
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    if first.get("source") == "body" and first.get("message") == "'data'":
+        return errors.InvalidJson("The request body is missing: send a JSON object")
+    missing_parameter = _MISSING_PARAMETER.match(str(exc.detail))
+    if missing_parameter:
+        name = missing_parameter.group("name")
+        return errors.ValidationError(f"Missing required query parameter: {name}", details={"field": name})
     message = str(first.get("message") or exc.detail)
     missing = _MISSING_FIELD.search(message)
     if missing:
@@ -112,6 +120,11 @@ def to_pgcube_error(exc: Exception) -> errors.PgcubeError | None:
         return mapped
     if isinstance(exc, HTTPException):
         return _from_http(exc)
+    # Raised by the JSON decoders before any handler runs: bad input, not a bug of ours.
+    if isinstance(exc, UnicodeDecodeError):
+        return errors.InvalidJson("The request is not valid UTF-8")
+    if isinstance(exc, RecursionError):
+        return errors.ValidationError("The JSON is nested too deeply")
     return None
 
 

@@ -15,9 +15,34 @@ def _total_pages(total: int, size: int) -> int:
 
 
 def ddo_pagination(
-    offset: int, limit: int, *, count: int, total: int | None, has_next: bool, next_cursor: str | None
+    offset: int,
+    limit: int,
+    *,
+    count: int,
+    total: int | None,
+    has_next: bool,
+    next_cursor: str | None,
+    keyset: bool = False,
 ) -> dict[str, Any]:
-    """``meta.pagination`` of a DDO ``collection.find`` (SPEC §7)."""
+    """``meta.pagination`` of a DDO ``collection.find`` (SPEC §7).
+
+    A cursor (keyset) page has no number and no position: those keys are null.
+    """
+    if keyset:
+        return {
+            "page": None,
+            "per_page": limit,
+            "total_pages": None if total is None else _total_pages(total, limit),
+            "size": total,
+            "count": count,
+            "has_next": has_next,
+            "next_page": None,
+            "has_prev": True,
+            "prev_page": None,
+            "page_showing_start": None,
+            "page_showing_end": None,
+            "next_cursor": next_cursor,
+        }
     page = offset // limit + 1
     has_prev = offset > 0
     return {

@@ -43,6 +43,8 @@ class Page(msgspec.Struct, frozen=True, kw_only=True):
     total: int | None
     has_next: bool
     next_cursor: str | None
+    keyset: bool = False
+    """A cursor page: it has no page number or position."""
 
 
 class Removed(msgspec.Struct, frozen=True):
@@ -85,11 +87,9 @@ async def target(
     create: bool = False,
 ) -> Target:
     """The collection, else ``DatabaseNotFound`` / ``CollectionNotFound`` (``create``: made on first use)."""
-    database = await catalog.get_database(conn, principal, database_id)
-    if create:
-        collection = await catalog.ensure_collection(conn, settings, database, collection_name)
-    else:
-        collection = await catalog.get_collection(conn, database, collection_name)
+    collection = await catalog.resolve_collection(
+        conn, settings, principal, database_id, collection_name, create=create
+    )
     return Target(collection, compiler_view(collection))
 
 
@@ -146,7 +146,11 @@ async def find(
     rows = await repository.find(conn, compiled)
     has_next = len(rows) > compiled.limit
     rows = rows[: compiled.limit]
-    total = await repository.count(conn, compiled.count) if compiled.count is not None else None
+    total = None
+    if compiled.count is not None:
+        total = _total_from_page(compiled, len(rows), has_next)
+        if total is None:
+            total = await repository.count(conn, compiled.count)
     return Page(
         documents=[row["doc"] for row in rows],
         limit=compiled.limit,
@@ -155,7 +159,17 @@ async def find(
         total=total,
         has_next=has_next,
         next_cursor=compiled.next_cursor(rows[-1]["cursor"]) if has_next and rows else None,
+        keyset=compiled.keyset,
     )
+
+
+def _total_from_page(compiled: query.FindQuery, rows: int, has_next: bool) -> int | None:
+    """The total, when the page itself tells it: an offset page that is the last one and not past
+    the end holds every match from ``offset`` on. Saves the count statement (a round trip, and a
+    scan of every match) on the common small answers, e.g. a find by ``_key``."""
+    if compiled.keyset or has_next or (rows == 0 and compiled.offset > 0):
+        return None
+    return compiled.offset + rows
 
 
 async def count(conn: Connection, settings: Settings, where: Target, criteria: Any, *, pointer: str) -> int:
@@ -174,7 +188,8 @@ async def update(
     mutation_pointer: str,
 ) -> list[bytes]:
     """Apply the mutation to every matching document; one statement, all or nothing."""
-    required = frozenset(spec.name for spec in where.collection.fields if spec.required)
+    collection = where.collection
+    required = frozenset(spec.name for spec in collection.fields if spec.required)
     compiled = query.compile_update(
         where.compiled,
         criteria,
@@ -184,6 +199,8 @@ async def update(
         required=required,
         limits=limits(settings),
     )
+    if collection.strict:
+        _check_strict_paths(collection, compiled.paths, mutation_pointer)
     rows = await repository.update(conn, compiled)
     for index, row in enumerate(rows):
         if row["invalid"]:
@@ -192,7 +209,37 @@ async def update(
                 f"The update breaks the declared field {field!r} (document {index} of the matches)",
                 details={"field": field, "index": index, "pointer": mutation_pointer},
             )
+        if len(row["doc"]) > settings.max_document_bytes:
+            raise ValidationError(
+                f"The update makes document {index} of the matches larger than "
+                f"{settings.max_document_bytes} bytes encoded",
+                details={"index": index, "limit": settings.max_document_bytes, "pointer": mutation_pointer},
+            )
     return [row["doc"] for row in rows]
+
+
+def _check_strict_paths(collection: Collection, paths: Sequence[tuple[str, ...]], pointer: str) -> None:
+    """A strict collection takes no undeclared top-level field from an update either."""
+    declared = {spec.name.split(".")[0] for spec in collection.fields}
+    for path in paths:
+        if path and path[0] not in declared:
+            raise ValidationError(
+                f"Field {path[0]!r} is not declared, and the collection is strict",
+                details={"field": path[0], "strict": True, "pointer": pointer},
+            )
+
+
+def seed_from_criteria(criteria: dict[str, Any]) -> dict[str, Any]:
+    """The plain equality keys of ``criteria`` (``{"email": "e@x", "_id": "k"}``), which an
+    upsert's new document starts from — MongoDB's rule."""
+    seed: dict[str, Any] = {}
+    for key, value in criteria.items():
+        if ":" in key or key.startswith("$") or "." in key:
+            continue
+        if isinstance(value, dict) and any(str(k).startswith("$") or ":" in str(k) for k in value):
+            continue
+        seed["_key" if key == "_id" else key] = value
+    return seed
 
 
 async def upsert(
@@ -206,7 +253,8 @@ async def upsert(
     pointer: str,
     mutation_pointer: str,
 ) -> Updated:
-    """Update the matching documents, or insert ``new_document`` then apply the mutation to it."""
+    """Update the matching documents, or insert the equality keys of ``criteria`` overlaid with
+    ``new_document``, then apply the mutation to it."""
     if mutation:
         documents = await update(
             conn, settings, where, criteria, mutation, pointer=pointer, mutation_pointer=mutation_pointer
@@ -215,7 +263,7 @@ async def upsert(
         documents = (await find(conn, settings, where, criteria, limit=settings.max_page_size)).documents
     if documents:
         return Updated(documents=documents)
-    (prepared,) = prepare(settings, where, [new_document])
+    (prepared,) = prepare(settings, where, [seed_from_criteria(criteria) | new_document])
     inserted = await insert_prepared(conn, where, [prepared])
     if mutation:
         inserted = await update(

@@ -175,6 +175,45 @@ ORDER BY c.name
 """
 
 
+_DATABASE_AND_COLLECTION = """
+SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
+       d.created_at AS database_created_at,
+       c.name, c.strict, c.created_at,
+       coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
+       coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
+       coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
+           AS f_required,
+       coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
+           AS f_indexed
+FROM pgcube.databases d
+LEFT JOIN pgcube.collections c ON c.database_id = d.id AND c.name = $3
+LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name
+WHERE d.id = $1 AND d.account_id = $2::uuid
+GROUP BY d.id, c.database_id, c.name
+"""
+
+
+async def fetch_database_and_collection(
+    conn: Connection, *, account_id: str, database_id: str, name: str
+) -> tuple[Database, Collection | None] | None:
+    """The account's database and its collection ``name`` in one round trip (the data path's look-up).
+
+    None when the database is not the account's (or does not exist); the
+    collection is None when the database has no collection of that name.
+    """
+    row = await conn.fetchrow(_DATABASE_AND_COLLECTION, database_id, account_id, name)
+    if row is None:
+        return None
+    database = Database(
+        id=row["id"],
+        account_id=row["account_id"],
+        name=row["database_name"],
+        schema_name=row["schema_name"],
+        created_at=row["database_created_at"],
+    )
+    return database, None if row["name"] is None else _collection(database, row)
+
+
 def _collection(database: Database, row: asyncpg.Record) -> Collection:
     fields = tuple(
         FieldSpec(name=name, type=FieldType(type_), required=required, indexed=indexed)

@@ -61,6 +61,7 @@ __all__ = [
     "get_metadata",
     "list_collections",
     "list_databases",
+    "resolve_collection",
     "validator_for",
 ]
 
@@ -110,6 +111,41 @@ async def ensure_collection(
     existing = await repository.fetch_collection(conn, database, name)
     if existing is not None:
         return existing
+    return await _create_on_first_use(conn, settings, database, name)
+
+
+async def resolve_collection(
+    conn: Connection,
+    settings: Settings,
+    principal: Principal,
+    database_id: str,
+    name: str,
+    *,
+    create: bool = False,
+) -> Collection:
+    """``get_database`` then ``get_collection`` (or ``ensure_collection`` with ``create``), with the
+    same answers and errors in the same order, in one catalog round trip: what every document
+    request does first.
+    """
+    if not is_database_id(database_id) or not principal.can_reach(database_id):
+        raise DatabaseNotFound()
+    found = await repository.fetch_database_and_collection(
+        conn, account_id=principal.account_id, database_id=database_id, name=name
+    )
+    if found is None:
+        raise DatabaseNotFound()
+    database, collection = found
+    check_collection_name(name, field="collection_name")
+    if collection is not None:
+        return collection
+    if not create:
+        raise CollectionNotFound(details={"collection": name})
+    return await _create_on_first_use(conn, settings, database, name)
+
+
+async def _create_on_first_use(
+    conn: Connection, settings: Settings, database: Database, name: str
+) -> Collection:
     locked = await _lock(conn, database)
     existing = await repository.fetch_collection(conn, locked, name)
     if existing is not None:

@@ -42,11 +42,16 @@ OP_ALIASES: dict[str, Op] = {op.value: op for op in Op} | {
 
 Criteria = dict[str, Any]
 Projection = dict[str, Any] | list[str]
-Sort = str | list[str]
+Sort = str | list[str] | dict[str, Any]
 
 
-class DdoBody(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Every key any DDO operation reads (the OpenAPI shape of the body)."""
+class DdoBody(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """Every key any DDO operation reads (the OpenAPI shape of the body).
+
+    Unknown keys are refused, and so are known keys the named operation does
+    not read (``parse_ddo``): a misspelled ``where`` or a ``filter`` sent to a
+    delete must not turn into "match every document".
+    """
 
     op: str | None = None
     action: str | None = None
@@ -127,6 +132,34 @@ class Count(msgspec.Struct, frozen=True, kw_only=True):
 DdoRequest = Find | Insert | Update | Upsert | Remove | Restore | Count
 
 
+_COMMON = {"op", "action", "collection"}
+_FIND_KEYS = {"match", "filter", "return_fields", "sort", "limit", "offset", "page", "per_page", "cursor", "count"}
+_OP_KEYS: dict[Op, set[str]] = {
+    Op.FIND: _FIND_KEYS,
+    Op.INSERT: {"data"},
+    Op.UPDATE: {"match", "data"},
+    Op.UPSERT: {"match", "update", "insert"},
+    Op.DELETE: {"match"},
+    Op.ARCHIVE: {"match"},
+    Op.RESTORE: {"ref"},
+    Op.COUNT: {"match"},
+}
+_CRITERIA_ALIASES = {"filter", "filters", "matches"}
+_WIRE_NAMES = {"ref": "_ref"}
+
+
+def _check_keys(body: DdoBody, op: Op, name: str, db_family: bool) -> None:
+    """Refuse keys this operation would not read."""
+    allowed = _COMMON | _OP_KEYS[op]
+    if db_family and "match" in allowed:
+        allowed = allowed | _CRITERIA_ALIASES
+    for field in body.__struct_fields__:
+        if field not in allowed and getattr(body, field) is not None:
+            wire = _WIRE_NAMES.get(field, field)
+            hint = " (collection.* operations take their criteria in match)" if field in _CRITERIA_ALIASES else ""
+            raise ValidationError(f"{name} does not take {wire}{hint}", details={"field": wire})
+
+
 def resolve_op(body: DdoBody) -> tuple[Op, bool]:
     """The operation, and whether it was named in the ``db.*`` family."""
     name = body.op if body.op is not None else body.action
@@ -179,6 +212,7 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 def parse_ddo(body: DdoBody) -> DdoRequest:
     op, db_family = resolve_op(body)
+    _check_keys(body, op, str(body.op or body.action), db_family)
     collection = _collection(body)
     if op is Op.RESTORE:
         if not body.ref:

@@ -130,3 +130,22 @@ def test_hard_delete(db: Db, pg) -> None:  # type: ignore[no-untyped-def]
 def test_unknown_body_field_is_refused(db: Db) -> None:
     rest_error(db.crud("POST", json=body(db, data={"name": "a"}, sneaky=True)), 400, "VALIDATION_ERROR")
     assert db.keys("products") == []
+
+
+def test_unknown_query_parameter_is_refused(db: Db) -> None:
+    db.insert("products", [{"name": "a"}, {"name": "b"}])
+    error = rest_error(
+        db.crud("GET", params={**body(db), "filter": json.dumps({"name": "a"})}), 400, "VALIDATION_ERROR"
+    )
+    assert error["details"]["field"] == "filter"
+
+
+def test_missing_query_parameter_names_it(db: Db) -> None:
+    error = rest_error(db.crud("GET", params={"database_id": db.id}), 400, "VALIDATION_ERROR")
+    assert error["details"] == {"field": "collection_name"}
+    assert db.id not in error["message"]
+
+
+def test_absurdly_deep_filters_are_400(db: Db) -> None:
+    db.insert("products", [{"name": "a"}])
+    rest_error(db.crud("GET", params={**body(db), "filters": "[" * 3000 + "]" * 3000}), 400, "INVALID_QUERY")

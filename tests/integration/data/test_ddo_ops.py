@@ -235,3 +235,40 @@ def test_no_credentials_is_401(db: Db) -> None:
     response = db.client.post(f"/api/{db.id}", json={"op": "collection.find", "collection": "products"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "AUTHENTICATION_FAILED"
+
+
+def test_upsert_creates_the_collection_and_keeps_the_match_keys(db: Db) -> None:
+    body = {
+        "op": "collection.upsert",
+        "collection": "people",
+        "match": {"email": "e@x", "_id": "wanted"},
+        "update": {"n:$incr": 1},
+        "insert": {"name": "E"},
+    }
+    (first,) = db.ok(body)["data"]
+    assert (first["_key"], first["email"], first["name"], first["n"]) == ("wanted", "e@x", "E", 1)
+    (second,) = db.ok(body)["data"]
+    assert (second["_key"], second["n"]) == ("wanted", 2)
+    assert db.keys("people") == ["wanted"]
+
+
+def test_a_misplaced_criteria_key_is_refused_not_applied_to_everything(db: Db) -> None:
+    db.insert("products", [{"name": "a", "s": "old"}, {"name": "b", "s": "new"}])
+    error = db.error(
+        {"op": "collection.delete", "collection": "products", "filter": {"s": "old"}}, 400, "VALIDATION_ERROR"
+    )
+    assert error["details"] == {"field": "filter"}
+    error = db.error(
+        {"op": "collection.update", "collection": "products", "where": {"s": "old"}, "data": {"x": 1}},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert len(db.keys("products")) == 2
+    assert all("x" not in d for d in db.find("products")["data"])
+
+
+def test_cursor_pages_have_no_position(db: Db) -> None:
+    db.insert("products", [{"name": f"p{i}", "price": i} for i in range(5)])
+    first = db.find("products", sort="price", limit=2)["meta"]["pagination"]
+    second = db.find("products", sort="price", limit=2, cursor=first["next_cursor"])["meta"]["pagination"]
+    assert (second["page"], second["page_showing_start"], second["has_prev"]) == (None, None, True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.data.conftest import Db
+from tests.integration.data.conftest import Db, make_db
 
 
 def test_declared_field_violation_writes_nothing(db: Db) -> None:
@@ -116,3 +116,32 @@ def test_awkward_names_and_values_are_stored_literally(db: Db) -> None:
         assert stored[key] == value
     assert [d["_key"] for d in db.find("notes", match={"a'b": "' OR 1=1--"})["data"]] == [stored["_key"]]
     assert db.find("notes", match={'a"b': "nope"})["data"] == []
+
+
+def test_strict_collection_refuses_undeclared_fields_on_update_and_upsert(db: Db) -> None:
+    strict = make_db(
+        db.client, db.account, [{"name": "s", "strict": True, "fields": [{"name": "n", "type": "integer"}]}]
+    )
+    strict.insert("s", [{"_key": "a", "n": 1}])
+    for body in (
+        {"op": "collection.update", "collection": "s", "match": {}, "data": {"extra": 1}},
+        {"op": "collection.update", "collection": "s", "match": {}, "data": {"$set": {"other": 1}}},
+        {"op": "collection.update", "collection": "s", "match": {}, "data": {"n:$copy": "copy"}},
+        {"op": "collection.upsert", "collection": "s", "match": {"_key": "a"}, "update": {"undeclared": 1}},
+    ):
+        error = strict.error(body, 400, "VALIDATION_ERROR")
+        assert error["details"]["strict"] is True
+    assert strict.find("s")["data"][0]["n"] == 1
+    assert set(strict.find("s")["data"][0]) == {"_key", "_userkey", "_created_at", "_modified_at", "n"}
+
+
+def test_an_update_cannot_grow_a_document_past_the_limit(db: Db) -> None:
+    db.insert("notes", [{"_key": "big", "a": "x" * 600_000}])
+    error = db.error(
+        {"op": "collection.update", "collection": "notes", "match": {}, "data": {"a:$copy": "b"}},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert error["details"]["limit"] == 1024 * 1024
+    assert set(db.find("notes")["data"][0]) >= {"a"}
+    assert "b" not in db.find("notes")["data"][0]

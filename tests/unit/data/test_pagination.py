@@ -51,3 +51,14 @@ def test_rest_pagination() -> None:
         "total_pages": 3,
         "has_next": True,
     }
+
+
+def test_a_cursor_page_has_no_number_or_position() -> None:
+    meta = ddo_pagination(0, 10, count=10, total=None, has_next=True, next_cursor="n", keyset=True)
+    assert (meta["page"], meta["prev_page"], meta["page_showing_start"], meta["page_showing_end"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (meta["has_prev"], meta["has_next"], meta["next_cursor"]) == (True, True, "n")

@@ -97,3 +97,29 @@ def test_missing_or_wrong_parts_name_the_field(body: dict[str, Any], field: str)
     with pytest.raises(ValidationError) as caught:
         parse(body)
     assert caught.value.details["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"op": "collection.delete", "collection": "c", "filter": {"s": "old"}}, "filter"),
+        ({"op": "collection.update", "collection": "c", "filters": {"s": "old"}, "data": {"a": 1}}, "filters"),
+        ({"op": "collection.count", "collection": "c", "matches": {"s": "old"}}, "matches"),
+        ({"op": "collection.delete", "collection": "c", "match": {}, "data": {"a": 1}}, "data"),
+        ({"op": "collection.insert", "collection": "c", "data": {}, "match": {"a": 1}}, "match"),
+        ({"op": "collection.find", "collection": "c", "_ref": "r"}, "_ref"),
+    ],
+)
+def test_keys_the_op_does_not_read_are_refused(body: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse(body)
+    assert caught.value.details == {"field": field}
+
+
+def test_a_misspelled_key_is_refused() -> None:
+    with pytest.raises(msgspec.ValidationError, match="where"):
+        parse({"op": "collection.delete", "collection": "c", "where": {"s": "old"}})
+
+
+def test_mongo_sort_object_is_accepted() -> None:
+    assert parse({"op": "collection.find", "collection": "c", "sort": {"price": -1}}).sort == {"price": -1}
