@@ -25,6 +25,7 @@ CREATE TABLE pgcube.accounts (
     email_verified     boolean NOT NULL DEFAULT false,
     password_changed_at timestamptz NOT NULL DEFAULT now(),
     last_email_at      timestamptz,
+    last_reset_email_at timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
@@ -141,12 +142,16 @@ CREATE TABLE pgcube.idempotency_keys (
     PRIMARY KEY (account_id, key)
 );
 
--- Fixed-window rate-limit counters shared by every worker and instance.
+-- Fixed-window rate-limit counters shared by every worker and instance (ADR 0008):
+-- one row per bucket (api:key:<id>, api:account:<id>, core:addr:<address>), reset
+-- when a new window starts; last_cost is what the latest exact check admitted (0: refused).
 CREATE TABLE pgcube.rate_limits (
     bucket       text PRIMARY KEY,
     window_start timestamptz NOT NULL,
-    hits         integer NOT NULL
+    hits         integer NOT NULL,
+    last_cost    integer NOT NULL DEFAULT 0
 );
+CREATE INDEX rate_limits_window ON pgcube.rate_limits (window_start);
 """
 
 DOWNGRADE = """

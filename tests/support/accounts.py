@@ -69,6 +69,15 @@ def outbox(pg: SyncPg, email: str) -> list[str]:
     return [row["body"] for row in rows]
 
 
+def allow_mail_now(pg: SyncPg, email: str) -> None:
+    """Forget when the account was last mailed (the once-a-minute gates of RELIABILITY G3)."""
+    pg.execute(
+        "UPDATE pgcube.accounts SET last_email_at = NULL, last_reset_email_at = NULL "
+        "WHERE email_canonical = lower($1)",
+        email,
+    )
+
+
 def verification_token(pg: SyncPg, email: str) -> str:
     """The token of the latest verification link sent to ``email``."""
     for body in reversed(outbox(pg, email)):

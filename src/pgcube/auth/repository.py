@@ -103,6 +103,20 @@ class KeyAuthRow(msgspec.Struct, frozen=True):
     database_id: str | None
 
 
+_CLAIM_MAIL_SLOT = """
+UPDATE pgcube.accounts SET last_email_at = now()
+WHERE email_canonical = $1
+  AND (last_email_at IS NULL OR last_email_at <= now() - $2::int * interval '1 second')
+RETURNING id::text, email, email_verified
+"""
+_CLAIM_RESET_SLOT = """
+UPDATE pgcube.accounts SET last_reset_email_at = now()
+WHERE email_canonical = $1
+  AND (last_reset_email_at IS NULL OR last_reset_email_at <= now() - $2::int * interval '1 second')
+RETURNING id::text, email, email_verified
+"""
+
+
 class AccountsRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -136,19 +150,17 @@ class AccountsRepository:
         )
         return None if row is None else LoginRow(*row)
 
-    async def claim_mail_slot(self, canonical: str, interval: int) -> MailTarget | None:
+    async def claim_mail_slot(
+        self, canonical: str, interval: int, *, reset: bool = False
+    ) -> MailTarget | None:
         """The account, if it exists and was not mailed in the last ``interval`` seconds (then
-        marked as mailed now); None otherwise. One statement: concurrent callers get one slot."""
-        row = await self.conn.fetchrow(
-            """
-            UPDATE pgcube.accounts SET last_email_at = now()
-            WHERE email_canonical = $1
-              AND (last_email_at IS NULL OR last_email_at <= now() - $2::int * interval '1 second')
-            RETURNING id::text, email, email_verified
-            """,
-            canonical,
-            interval,
-        )
+        marked as mailed now); None otherwise. One statement: concurrent callers get one slot.
+
+        Password-reset emails have a slot of their own: re-registering someone's
+        address (which mails its owner) must not hold back their reset email.
+        """
+        statement = _CLAIM_RESET_SLOT if reset else _CLAIM_MAIL_SLOT
+        row = await self.conn.fetchrow(statement, canonical, interval)
         return None if row is None else MailTarget(*row)
 
     async def profile(self, account_id: str) -> ProfileRow | None:

@@ -283,7 +283,7 @@ class AccountService:
     async def request_password_reset(self, tx: Transactions, address: str) -> str:
         canonical = _lookup_email(address)
         async with tx() as repo:
-            target = await repo.claim_mail_slot(canonical, self.settings.email_resend_interval)
+            target = await repo.claim_mail_slot(canonical, self.settings.email_resend_interval, reset=True)
             if target is not None:
                 token = tokens.new_opaque_token()
                 ttl = self.settings.password_reset_ttl

@@ -11,6 +11,7 @@ from argon2 import extract_parameters
 
 from tests.support.accounts import (
     DEFAULT_PASSWORD,
+    allow_mail_now,
     login,
     new_account,
     outbox,
@@ -24,11 +25,6 @@ from tests.support.sync_pg import SyncPg
 REGISTERED = {"message": "User registered successfully. Please check your email to verify your account."}
 
 
-def _allow_mail_now(pg: SyncPg, email: str) -> None:
-    """Forget when the account was last mailed (the one-per-minute gate of G3)."""
-    pg.execute("UPDATE pgcube.accounts SET last_email_at = NULL WHERE email_canonical = lower($1)", email)
-
-
 def _accounts_with(pg: SyncPg, email: str) -> int:
     count: int = pg.fetchval("SELECT count(*) FROM pgcube.accounts WHERE email_canonical = lower($1)", email)
     return count
@@ -37,7 +33,7 @@ def _accounts_with(pg: SyncPg, email: str) -> int:
 def test_a_taken_email_gets_the_same_answer_and_no_second_account(probe: httpx.Client, pg: SyncPg) -> None:
     email = unique_email("taken")
     first = register(probe, email)
-    _allow_mail_now(pg, email)
+    allow_mail_now(pg, email)
     again = probe.post("/core/register", json={"email": email.upper(), "password": "another password"})
     assert (again.status_code, again.json()) == (first.status_code, first.json()) == (201, REGISTERED)
     assert _accounts_with(pg, email) == 1
@@ -49,7 +45,7 @@ def test_the_owner_of_a_verified_address_is_told_of_a_second_registration(
     probe: httpx.Client, pg: SyncPg
 ) -> None:
     account = new_account(probe, pg)
-    _allow_mail_now(pg, account.email)
+    allow_mail_now(pg, account.email)
     register(probe, account.email, "some other password")
     assert "already has one" in outbox(pg, account.email)[-1]
     # ...and the old password still works: nothing was changed.
@@ -196,7 +192,7 @@ def test_resend_answers_alike_for_any_email_and_mails_at_most_once_a_minute(
     assert answers[0].json() == answers[1].json()
     assert len(outbox(pg, email)) == 1  # registered less than a minute ago: no second mail (G3)
 
-    _allow_mail_now(pg, email)
+    allow_mail_now(pg, email)
     probe.post("/core/verify-email/resend", json={"email": email.upper()})
     probe.post("/core/verify-email/resend", json={"email": email})
     assert len(outbox(pg, email)) == 2
@@ -206,7 +202,7 @@ def test_resend_answers_alike_for_any_email_and_mails_at_most_once_a_minute(
 
 def test_resend_sends_nothing_to_a_verified_account(probe: httpx.Client, pg: SyncPg) -> None:
     account = new_account(probe, pg)
-    _allow_mail_now(pg, account.email)
+    allow_mail_now(pg, account.email)
     assert probe.post("/core/verify-email/resend", json={"email": account.email}).status_code == 202
     assert len(outbox(pg, account.email)) == 1
 
