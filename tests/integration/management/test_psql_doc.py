@@ -1,4 +1,8 @@
-"""docs/psql.md stays true: its SQL runs against a database made over HTTP, with that database's names."""
+"""docs/psql.md stays true: its SQL runs against a database made over HTTP, with that database's names.
+
+Administrator blocks (roles, ``CREATE DATABASE``) are fenced ``postgresql`` instead of ``sql``:
+they need a superuser, and ``tests/integration/test_least_privilege.py`` follows them instead.
+"""
 
 from __future__ import annotations
 
