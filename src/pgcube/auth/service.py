@@ -74,7 +74,7 @@ def _lookup_email(address: str) -> str:
     canonical = canonical_email(address)
     if not canonical:
         raise errors.ValidationError("Missing required field: email", details={"field": "email"})
-    if len(canonical) > MAX_EMAIL_LENGTH:
+    if len(canonical) > MAX_EMAIL_LENGTH or "\x00" in canonical:
         raise errors.ValidationError("The email address is not valid", details={"field": "email"})
     return canonical
 

@@ -178,3 +178,17 @@ def test_a_password_from_older_rules_still_logs_in(probe: httpx.Client, pg: Sync
     )
     assert login(probe, account.email, "tiny").status_code == 200
     assert login(probe, account.email, "tiny").status_code == 200  # and again, on the upgraded hash
+
+
+def test_a_nul_character_in_the_email_is_a_plain_400(probe: httpx.Client) -> None:
+    for path, body in (
+        ("/core/login", {"email": "a\u0000b@example.com", "password": "whatever-password"}),
+        ("/core/password-reset/request", {"email": "a\u0000b@example.com"}),
+    ):
+        response = probe.post(path, json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == {
+            "code": "VALIDATION_ERROR",
+            "message": "The email address is not valid",
+            "details": {"field": "email"},
+        }
