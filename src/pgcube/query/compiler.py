@@ -153,7 +153,7 @@ def compile_find(
     declared = collection.declared()
     order = parse_sort(sort, declared, pointers.sort)
     shown = parse_projection(projection, pointers.projection)
-    size, skip, number = resolve_page(limit, offset, page, per_page, limits, pointers)
+    size, skip, number = resolve_page(limit, offset, page, per_page, limits, pointers, cursor is not None)
     sort_paths: list[Any] = []
     order.collect(sort_paths)
     sort_id = fingerprint(order.shape, sort_paths)
@@ -211,20 +211,33 @@ def _render_find(
     return sql.render(select)
 
 
-def resolve_page(
-    limit: Any, offset: Any, page: Any, per_page: Any, limits: Limits, pointers: Pointers
-) -> tuple[int, int, int]:
-    """(page size, offset, page number) from limit/offset or page/per_page (page wins)."""
+MAX_OFFSET = 2**31 - 1
+"""The deepest offset (``offset``, or ``(page - 1) * per_page``) a page may start at; deeper
+pages are a 400 (walk them with ``cursor``, which is keyset pagination)."""
 
-    def number(value: Any, pointer: str, minimum: int, maximum: int | None = None) -> int | None:
+
+def resolve_page(
+    limit: Any,
+    offset: Any,
+    page: Any,
+    per_page: Any,
+    limits: Limits,
+    pointers: Pointers,
+    keyset: bool = False,
+) -> tuple[int, int, int]:
+    """(page size, offset, page number) from limit/offset or page/per_page (page wins).
+    With ``keyset`` (a cursor), offset and page are ignored, so their depth is not bounded."""
+
+    def number(value: Any, pointer: str, minimum: int, maximum: int | None, why: str = "") -> int | None:
         if value is None:
             return None
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            digits = value.strip().lstrip("0") or "0"
+            value = int(digits) if len(digits) <= 19 else 2**64  # int() of huge text is slow
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             fail(f"Expected an integer of at least {minimum}", pointer)
         if maximum is not None and value > maximum:
-            fail(f"At most {maximum}", pointer)
+            fail(f"At most {maximum}{why}", pointer)
         return value
 
     top = limits.max_page_size
@@ -233,8 +246,10 @@ def resolve_page(
         size = number(limit, pointers.limit, 1, top)
     if size is None:
         size = number(per_page, pointers.per_page, 1, top) or limits.default_page_size
-    page_number = number(page, pointers.page, 1)
+    deep = f" (pages start at offset {MAX_OFFSET} at the latest; go deeper with cursor)"
+    deepest_page = None if keyset else MAX_OFFSET // size + 1
+    page_number = number(page, pointers.page, 1, deepest_page, f" with {size} per page{deep}")
     if page_number is not None:
         return size, (page_number - 1) * size, page_number
-    skip = number(offset, pointers.offset, 0) or 0
+    skip = number(offset, pointers.offset, 0, None if keyset else MAX_OFFSET, deep) or 0
     return size, skip, skip // size + 1

@@ -10,7 +10,15 @@ Each step rewrites the document once, inside its own scalar sub-select
 (``(SELECT f(m.x) FROM (SELECT <previous> AS x) AS m)``), so a step may use
 the current document several times without the SQL growing exponentially.
 A step on a value of the wrong type ($incr on a string, $push on an object)
-raises SQLSTATE 22023 in PostgreSQL and the whole statement rolls back.
+raises SQLSTATE 22023 in PostgreSQL and the whole statement rolls back. So does
+writing below a value that cannot hold the next path component (MongoDB's
+"Cannot create field"): a scalar, or an array under a field name. A missing or
+null parent becomes ``{}``; an array stays under an index component and is
+padded with nulls up to it, as in MongoDB (at most ``MAX_ARRAY_PADDING`` nulls).
+
+Two operations of one update may not touch overlapping paths (one a prefix of,
+or equal to, the other: MongoDB's "would create a conflict"), so the result never
+depends on the order of the keys.
 """
 
 from __future__ import annotations
@@ -37,6 +45,25 @@ from pgcube.query.validate import check_json, validate
 
 _encode = msgspec.json.encode
 SYSTEM_NAMES = frozenset({"_key", "_id", "_userkey", "_created_at", "_modified_at"})
+MAX_ARRAY_PADDING = 1000
+"""Most nulls one write may pad an array with (``"a.5"`` on a shorter array); more raises 22023."""
+_INDEX_CEILING = 2**31  # beyond any jsonb array (at most 2^28 elements): stands for huger indices
+
+
+def is_index(part: str) -> bool:
+    """A path component that addresses an element when its parent is an array."""
+    return part.isascii() and part.isdigit()
+
+
+def _index_value(part: str) -> int:
+    digits = part.lstrip("0")
+    return int(digits or "0") if len(digits) <= 10 else _INDEX_CEILING
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One path is a prefix of (or equal to) the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
 
 
 class Kind(enum.Enum):
@@ -80,8 +107,11 @@ class _MutationParser:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.steps: list[Step] = []
+        self.claimed: list[tuple[tuple[str, ...], bool]] = []  # (path, written) of earlier operations
+        self.pointer = ""
 
     def parse(self, update: Any, pointer: str) -> list[Step]:
+        self.pointer = pointer
         if not isinstance(update, dict) or not update:
             _fail("An update is a non-empty JSON object", pointer)
         if all(isinstance(k, str) and k.startswith("$") for k in update):
@@ -101,8 +131,6 @@ class _MutationParser:
                     _fail("An update mixes operators ($set, ...) and field names", at)
                 else:
                     self.operator("$set", key, value, at, mongo=False)
-        if len(self.steps) > self.limits.max_conditions:
-            _fail(f"An update has at most {self.limits.max_conditions} operations", pointer)
         return self.steps
 
     def path(self, text: Any, pointer: str) -> tuple[str, ...]:
@@ -132,6 +160,34 @@ class _MutationParser:
         return list(self.value(value, pointer))
 
     def operator(self, name: str, path_text: Any, value: Any, at: str, mongo: bool) -> None:
+        first = len(self.steps)
+        self.add_operator(name, path_text, value, at, mongo)
+        if len(self.steps) > self.limits.max_conditions:  # before claim(), which is quadratic
+            _fail(f"An update has at most {self.limits.max_conditions} operations", self.pointer)
+        self.claim(self.steps[first:], at)
+
+    def claim(self, steps: list[Step], at: str) -> None:
+        """MongoDB's rule: no two operations touch overlapping paths ("a" and "a.b", or "a" twice);
+        $copy reads its source, which only conflicts with a write."""
+        touched: list[tuple[tuple[str, ...], bool]] = []
+        for step in steps:
+            if step.kind is Kind.COPY:
+                touched += [(step.path, False), (step.target, True)]
+            else:
+                touched.append((step.path, True))
+        for path, written in touched:
+            for other, other_written in self.claimed:
+                if (written or other_written) and _overlap(path, other):
+                    shorter = path if len(path) <= len(other) else other
+                    _fail(
+                        f"Updating the path {'.'.join(path)!r} would create a conflict at "
+                        f"{'.'.join(shorter)!r}: one update may not touch a path twice, "
+                        "or a path and a path inside it",
+                        at,
+                    )
+        self.claimed += touched
+
+    def add_operator(self, name: str, path_text: Any, value: Any, at: str, mongo: bool) -> None:
         path = self.path(path_text, at)
         add = self.steps.append
         if name == "$set":
@@ -189,6 +245,8 @@ class _MutationParser:
             add(Step(kind, path, flag=name == "$uuid4"))
         elif name in ("$rename", "$copy"):
             target = self.path(value, at)
+            if name == "$rename" and _overlap(path, target):
+                _fail("The source and the target of $rename must not be on the same path", at)
             add(Step(Kind.COPY, path, target=target))
             if name == "$rename":
                 add(Step(Kind.UNSET, path))
@@ -223,23 +281,67 @@ class _Chain:
 
 
 def _ensure_parents(chain: _Chain, path: tuple[str, ...], guard: exp.Expression | None = None) -> None:
-    """Make every parent of ``path`` an object (an array stays when the next key is a number)."""
+    """Make every parent of ``path`` a container for the next component (``_container``)."""
     for i in range(1, len(path)):
         parent = chain.path(path[:i])
-        keep = ["object", "array"] if path[i].isdigit() else ["object"]
+        index = chain.params.take("numeric") if is_index(path[i]) else None
 
         def build(
-            x: exp.Expression, parent: exp.Expression = parent, keep: list[str] = keep
+            x: exp.Expression, parent: exp.Expression = parent, index: exp.Expression | None = index
         ) -> exp.Expression:
-            current = sql.path_get(x.copy(), parent.copy())
-            kept = case(
-                [(exp.In(this=typeof(current), expressions=[string(k) for k in keep]), current.copy())],
-                jsonb_literal("{}"),
-            )
-            updated = fn("jsonb_set", x.copy(), parent.copy(), kept, exp.true())
-            return _guarded(x, guard, updated)
+            kept = _container(sql.path_get(x.copy(), parent.copy()), index)
+            return _guarded(x, guard, fn("jsonb_set", x.copy(), parent.copy(), kept, exp.true()))
 
         chain.step(build)
+
+
+def _container(current: exp.Expression, index: exp.Expression | None) -> exp.Expression:
+    """``current`` as a parent: an object stays; an array stays when the next component is an
+    index (padded with nulls up to it); missing or null becomes ``{}``; anything else — a
+    scalar, an array under a field name — refuses (MongoDB: "Cannot create field ...")."""
+    whens = [(_is_type(current, "object"), current.copy())]
+    if index is not None:
+        whens.append((_is_type(current, "array"), _padded(current, index)))
+    whens.append((_absent(current), jsonb_literal("{}")))
+    return case(whens, _refuse(current))
+
+
+def _padded(array: exp.Expression, index: exp.Expression) -> exp.Expression:
+    """``array`` with at least ``index`` elements (appended nulls, at most ``MAX_ARRAY_PADDING``),
+    so that ``jsonb_set`` puts the next value at ``index`` rather than at the end."""
+    length = fn("jsonb_array_length", array.copy())
+    short_by = exp.Sub(this=index.copy(), expression=length.copy())
+    nulls = fn(
+        "to_jsonb",
+        fn("array_fill", cast(exp.null(), "text"), exp.Array(expressions=[cast(sql.paren(short_by), "int")])),
+    )
+    return case(
+        [
+            (exp.GTE(this=length, expression=index.copy()), array.copy()),
+            (
+                exp.LTE(this=short_by.copy(), expression=sql.number(MAX_ARRAY_PADDING)),
+                exp.DPipe(this=array.copy(), expression=nulls),
+            ),
+        ],
+        _refuse(array),
+    )
+
+
+def _refuse(current: exp.Expression) -> exp.Expression:
+    """A jsonb expression that raises SQLSTATE 22023 whenever it is evaluated, rolling the whole
+    statement back: the array length of a JSON string (``current``'s type name). It depends on
+    the row, so the planner cannot fold it into a constant and fail every statement up front;
+    ``current`` must not be SQL NULL where it is evaluated."""
+    return fn("to_jsonb", fn("jsonb_array_length", fn("to_jsonb", typeof(current.copy()))))
+
+
+def _is_type(value: exp.Expression, name: str) -> exp.Expression:
+    return exp.EQ(this=typeof(value.copy()), expression=string(name))
+
+
+def _absent(value: exp.Expression) -> exp.Expression:
+    """Missing (SQL NULL) or JSON null."""
+    return exp.Or(this=exp.Is(this=value.copy(), expression=exp.null()), expression=_is_type(value, "null"))
 
 
 def _guarded(x: exp.Expression, guard: exp.Expression | None, updated: exp.Expression) -> exp.Expression:
@@ -265,10 +367,7 @@ def _current(x: exp.Expression, where: exp.Expression) -> exp.Expression:
 def _array_or_new(current: exp.Expression, combine: exp.Expression, fresh: exp.Expression) -> exp.Expression:
     """``fresh`` when missing or null, ``combine`` for an array; anything else raises 22023
     (jsonb_array_length of a non-array)."""
-    absent = exp.Or(
-        this=exp.Is(this=current.copy(), expression=exp.null()),
-        expression=exp.EQ(this=typeof(current.copy()), expression=string("null")),
-    )
+    absent = _absent(current)
     is_array = exp.GTE(this=fn("jsonb_array_length", current.copy()), expression=sql.number(0))
     return case([(absent, fresh), (is_array, combine)], None)
 
@@ -295,21 +394,20 @@ def _render_step(chain: _Chain, step: Step) -> None:
             chain.step(lambda x: exp.JSONBDeleteAtPath(this=x.copy(), expression=where.copy()))
         else:
             parent = chain.path(step.path[:-1])
-            keep = ["object", "array"] if step.path[-1].isdigit() else ["object"]
-            chain.step(
-                lambda x: case(
-                    [
-                        (
-                            exp.In(
-                                this=typeof(sql.path_get(x.copy(), parent.copy())),
-                                expressions=[string(k) for k in keep],
-                            ),
-                            exp.JSONBDeleteAtPath(this=x.copy(), expression=where.copy()),
-                        )
-                    ],
-                    x.copy(),
-                )
-            )
+            element = is_index(step.path[-1])
+
+            def unset(x: exp.Expression) -> exp.Expression:
+                # a missing path, or one through a scalar, is left alone (as in MongoDB); an array
+                # element becomes null rather than shifting the others (MongoDB too)
+                container = sql.path_get(x.copy(), parent.copy())
+                deleted: exp.Expression = exp.JSONBDeleteAtPath(this=x.copy(), expression=where.copy())
+                whens = [(_is_type(container, "object"), deleted)]
+                if element:
+                    nulled = fn("jsonb_set", x.copy(), where.copy(), jsonb_literal("null"), exp.false())
+                    whens.append((_is_type(container, "array"), nulled))
+                return case(whens, x.copy())
+
+            chain.step(unset)
     elif kind is Kind.INC:
         amount = params.take("numeric")
         _set(
@@ -443,9 +541,11 @@ def _collect_step(step: Step, out: list[Any]) -> None:
     """Parameter values of one step, in the order ``_render_step`` takes them."""
     kind = step.kind
 
-    def set_path(path: tuple[str, ...], guard: list[str] | None = None) -> None:
+    def set_path(path: tuple[str, ...]) -> None:
         for i in range(1, len(path)):
             out.append(list(path[:i]))
+            if is_index(path[i]):
+                out.append(_index_value(path[i]))
         out.append(list(path))
 
     if kind is Kind.SET:
@@ -478,24 +578,17 @@ def _collect_step(step: Step, out: list[Any]) -> None:
 
 
 def _step_shape(step: Step) -> tuple[Any, ...]:
+    # every component's index-ness shapes the SQL (parents padded or not), not only the last
     return (
         step.kind.value,
-        len(step.path),
-        step.path[-1].isdigit(),
-        tuple(p.isdigit() for p in step.path) if step.kind is Kind.SET else (),
+        tuple(is_index(p) for p in step.path),
         step.flag,
-        len(step.target),
-        tuple(p.isdigit() for p in step.target),
+        tuple(is_index(p) for p in step.target),
         step.condition.shape if step.condition is not None else None,
     )
 
 
 # --- declared-field checks after the update ----------------------------------------------------
-def _touches(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    n = min(len(a), len(b))
-    return a[:n] == b[:n]
-
-
 def _type_ok(value: exp.Expression, kind: FieldType) -> exp.Expression:
     jtype = typeof(value.copy())
     if kind is FieldType.ANY:
@@ -563,7 +656,7 @@ def compile_update(
     checked = [
         (name, FieldType(kind), name in required)
         for name, kind in collection.fields.items()
-        if any(_touches(field_path(name), p) for p in written)
+        if any(_overlap(field_path(name), p) for p in written)
     ]
     key = (
         "update",

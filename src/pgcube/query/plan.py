@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -160,7 +161,10 @@ def _object_leaves(path: tuple[str, ...], value: dict[str, Any]) -> list[str]:
 
 
 def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
-    """The parameter for an index comparison, or None when the value's type can't match."""
+    """The parameter for an index comparison, or None when the value's type can't match.
+
+    A ``date``/``datetime`` field compares as instants, so its range value must be an ISO
+    8601 string (like ``_created_at``'s): anything else is a 400, never an empty result."""
     if field_type in (FieldType.NUMBER, FieldType.INTEGER):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
@@ -169,9 +173,7 @@ def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
         return value if isinstance(value, str) else None
     if field_type is FieldType.BOOLEAN:
         return value if isinstance(value, bool) else None
-    if not isinstance(value, str):
-        return None
-    instant = iso_instant(value)
+    instant = iso_instant(value) if isinstance(value, str) else None
     if instant is None:
         fail(
             f"{'.'.join(cond.path)} is a {field_type.value} field: compare it with an ISO 8601 string",
@@ -183,7 +185,6 @@ def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
 # --- system columns ---------------------------------------------------------------------------
 def _text_column(column: str, cond: Cond) -> PNode:
     nullable = column == "_userkey"
-    op, value = cond.op, cond.value
 
     def eq(v: Any) -> PNode:
         if v is None:
@@ -197,29 +198,16 @@ def _text_column(column: str, cond: Cond) -> PNode:
             parts.append(Column(column, "is_null"))
         return _or(parts)
 
-    if op is Op.EQ:
-        return eq(value)
-    if op is Op.NE:
-        return _not(eq(value))
-    if op is Op.IN:
-        return any_of(value)
-    if op is Op.NIN:
-        return _not(any_of(value))
-    if op is Op.ALL:
-        return _and([eq(v) for v in value]) if value else FALSE
-    if op is Op.EXISTS:
-        return Const(bool(value))
-    if op in RANGE_OPS:
-        if value is None:
-            return eq(None) if op in (Op.GTE, Op.LTE) else FALSE
-        return Column(column, _RANGE_SYMBOLS[op], value) if isinstance(value, str) else FALSE
-    kind, pattern = text_test(op, value)
-    return Column(column, kind, pattern)
+    def compare(op: Op, v: Any) -> PNode:
+        if op in RANGE_OPS:
+            return Column(column, _RANGE_SYMBOLS[op], v) if isinstance(v, str) else FALSE
+        kind, pattern = text_test(op, v)
+        return Column(column, kind, pattern)
+
+    return _system_column(cond, eq, any_of, compare)
 
 
 def _timestamp_column(column: str, cond: Cond) -> PNode:
-    op, value = cond.op, cond.value
-
     def eq(v: Any) -> PNode:
         return FALSE if v is None else Column(column, "=", parse_timestamp(v), "timestamptz")
 
@@ -227,6 +215,21 @@ def _timestamp_column(column: str, cond: Cond) -> PNode:
         stamps = [parse_timestamp(v) for v in values if v is not None]
         return Column(column, "any", stamps, "timestamptz") if stamps else FALSE
 
+    def compare(op: Op, v: Any) -> PNode:  # validate() let only ranges with ISO strings through
+        return Column(column, _RANGE_SYMBOLS[op], parse_timestamp(v), "timestamptz")
+
+    return _system_column(cond, eq, any_of, compare)
+
+
+def _system_column(
+    cond: Cond,
+    eq: Callable[[Any], PNode],
+    any_of: Callable[[list[Any]], PNode],
+    compare: Callable[[Op, Any], PNode],
+) -> PNode:
+    """The operators of a system column, given how the column tests equality with one value,
+    membership in a list, and a range or text operator with a non-null value."""
+    op, value = cond.op, cond.value
     if op is Op.EQ:
         return eq(value)
     if op is Op.NE:
@@ -239,9 +242,9 @@ def _timestamp_column(column: str, cond: Cond) -> PNode:
         return _and([eq(v) for v in value]) if value else FALSE
     if op is Op.EXISTS:
         return Const(bool(value))
-    if value is None:
-        return FALSE
-    return Column(column, _RANGE_SYMBOLS[op], parse_timestamp(value), "timestamptz")
+    if value is None:  # as for JSON values: $gte/$lte null mean $eq null, others match nothing
+        return eq(None) if op in (Op.GTE, Op.LTE) else FALSE
+    return compare(op, value)
 
 
 # --- combinators that fold constants and merge GIN equality groups ------------------------------

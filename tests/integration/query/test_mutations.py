@@ -53,10 +53,7 @@ def test_ddo_operators(pg: SyncPg, coll: Collection) -> None:
             "list:$remove": 2,
             "nested.v:$decr": True,
             "fresh:$incr": True,
-            "tags:$lpush": "w",
-            "tags:$addset": ["x", "q", "q"],
             "s:$unset": True,
-            "nested:$copy": "copy",
             "when:$now": True,
             "id:$uuid": True,
         },
@@ -64,14 +61,18 @@ def test_ddo_operators(pg: SyncPg, coll: Collection) -> None:
     assert doc["count"] == 3
     assert doc["name"] == "z"
     assert doc["a"] == {"b": {"c": 1}}
-    assert doc["tags"] == ["w", "x", "y", "q"]
+    assert doc["tags"] == ["x", "y"]
     assert doc["list"] == [1, 3]
     assert doc["nested"] == {"v": 0}
     assert doc["fresh"] == 1
     assert "s" not in doc
-    assert doc["copy"] == {"v": 0}
     assert doc["when"].endswith("Z")
     assert len(doc["id"]) == 32
+    doc = run(pg, coll, {"_key": "one"}, {"tags:$lpush": "w", "nested:$copy": "copy"})["one"]
+    assert doc["tags"] == ["w", "x", "y"]
+    assert doc["copy"] == {"v": 0}
+    doc = run(pg, coll, {"_key": "one"}, {"tags:$addset": ["x", "q", "q"]})["one"]
+    assert doc["tags"] == ["w", "x", "y", "q"]
 
 
 def test_more_ddo_operators(pg: SyncPg, coll: Collection) -> None:
@@ -109,7 +110,7 @@ def test_mongodb_form(pg: SyncPg, coll: Collection) -> None:
             "$inc": {"count": -1, "f": 0.5},
             "$unset": {"nope": ""},
             "$push": {"tags": {"$each": ["e1", "e2"]}},
-            "$addToSet": {"tags": "e1"},
+            "$addToSet": {"tags2": "e1"},
             "$pull": {"list": {"a": 2}},
         },
     )
@@ -117,11 +118,14 @@ def test_mongodb_form(pg: SyncPg, coll: Collection) -> None:
     assert out["two"]["count"] == 4
     assert out["two"]["f"] == 0.5
     assert out["two"]["tags"] == ["e1", "e2"]
+    assert out["two"]["tags2"] == ["e1"]
     assert out["two"]["list"] == [{"a": 1, "b": 2}]
     assert out["one"]["list"] == [1, 2, 2, 3]
     assert out["one"]["deep"] == {"x": [1]}
     out = run(pg, coll, {"_key": "one"}, {"$pull": {"list": {"$gte": 2}}})
     assert out["one"]["list"] == [1]
+    out = run(pg, coll, {"_key": "two"}, {"$addToSet": {"tags": {"$each": ["e1", "e3", "e3"]}}})
+    assert out["two"]["tags"] == ["e1", "e2", "e3"]
 
 
 def test_type_errors_abort_the_statement(pg: SyncPg, coll: Collection) -> None:
@@ -135,3 +139,96 @@ def test_declared_field_violations_are_reported(pg: SyncPg, coll: Collection) ->
     q = compile_update(coll, {"_key": "one"}, {"count:$incr": 0.5, "name": 5})
     [row] = pg.fetch(q.statement.sql, *q.statement.params)
     assert sorted(row["invalid"]) == ["count", "name"]
+
+
+def stored(pg: SyncPg, coll: Collection) -> dict[str, Any]:
+    rows = pg.fetch(f'SELECT _key, data FROM "{coll.schema}"."{coll.table}"')
+    return {row["_key"]: SyncPg.json(row["data"]) for row in rows}
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"count.sub": 1},  # into a number (MongoDB: Cannot create field 'sub' in element {count: 1})
+        {"s.x": "x"},  # into a string
+        {"tags.x": "x"},  # a field name into an array
+        {"list.x:$push": 1},
+        {"nested.v.deep:$incr": 1},
+        {"name.first:$now": True},
+        {"$inc": {"count.n": 1}},
+        {"$set": {"tags.x.y": 1}},
+        {"nested:$copy": "s.copy"},  # the source exists, the target's parent is a string
+        {"tags.1001": 1},  # more than MAX_ARRAY_PADDING nulls
+        {"tags." + "9" * 40: 1},
+    ],
+)
+def test_no_field_is_created_inside_a_non_object(pg: SyncPg, coll: Collection, update: Any) -> None:
+    before = stored(pg, coll)
+    q = compile_update(coll, {}, update)
+    with pytest.raises(asyncpg.InvalidParameterValueError):  # SQLSTATE 22023: the data layer's 400
+        pg.fetch(q.statement.sql, *q.statement.params)
+    assert stored(pg, coll) == before
+
+
+def test_one_refusal_rolls_back_every_document(pg: SyncPg, coll: Collection) -> None:
+    before = stored(pg, coll)
+    q = compile_update(coll, {}, {"nested.w": 1, "name:$unset": True})  # "two" has no nested: fine
+    pg.execute(
+        f'UPDATE "{coll.schema}"."{coll.table}" SET data = data || \'{{"nested": 5}}\' WHERE _key = \'two\''
+    )
+    before["two"]["nested"] = 5
+    with pytest.raises(asyncpg.InvalidParameterValueError):
+        pg.fetch(q.statement.sql, *q.statement.params)
+    assert stored(pg, coll) == before
+
+
+def test_missing_or_null_parents_become_objects(pg: SyncPg, coll: Collection) -> None:
+    pg.execute(f'UPDATE "{coll.schema}"."{coll.table}" SET data = data || \'{{"z": null}}\'')
+    out = run(pg, coll, {}, {"z.a": 1, "new.0.b": 2, "nested.w.x": 3, "count2:$incr": 1})
+    assert out["one"]["z"] == {"a": 1}
+    assert out["one"]["new"] == {"0": {"b": 2}}  # a missing parent is an object, even for "0"
+    assert out["one"]["nested"] == {"v": 1, "w": {"x": 3}}
+    assert out["two"]["nested"] == {"w": {"x": 3}}
+    doc = run(pg, coll, {"_key": "one"}, {"nested.w.y": 4})  # an existing object parent stays
+    assert doc["one"]["nested"] == {"v": 1, "w": {"x": 3, "y": 4}}
+
+
+def test_array_index_paths_follow_mongodb(pg: SyncPg, coll: Collection) -> None:
+    doc = run(pg, coll, {"_key": "one"}, {"tags.0": "a", "list.4": 9, "nested.v": 2})["one"]
+    assert doc["tags"] == ["a"]  # replaced in place
+    assert doc["list"] == [1, 2, 2, 3, 9]  # the next index: appended
+    doc = run(pg, coll, {"_key": "one"}, {"tags.3": "d", "fresh.2": 1})["one"]
+    assert doc["tags"] == ["a", None, None, "d"]  # padded with nulls, as MongoDB does
+    assert doc["fresh"] == {"2": 1}  # a missing parent is an object
+    doc = run(pg, coll, {"_key": "two"}, {"list.1.b": 3, "list.3.c": 4, "tags.2:$incr": 5})["two"]
+    assert doc["list"] == [{"a": 1, "b": 2}, {"a": 2, "b": 3}, None, {"c": 4}]
+    assert doc["tags"] == [None, None, 5]
+    doc = run(pg, coll, {"_key": "two"}, {"$push": {"list.0.xs": 1}, "$set": {"list.2.y": 0}})["two"]
+    assert doc["list"] == [{"a": 1, "b": 2, "xs": [1]}, {"a": 2, "b": 3}, {"y": 0}, {"c": 4}]
+    doc = run(pg, coll, {"_key": "two"}, {"tags.1003": 0})["two"]  # at most 1000 nulls
+    assert len(doc["tags"]) == 1004
+
+
+def test_unset_of_an_array_element_leaves_null(pg: SyncPg, coll: Collection) -> None:
+    doc = run(pg, coll, {"_key": "one"}, {"list.1:$unset": True, "tags.5:$unset": True, "s.x:$unset": True})
+    assert doc["one"]["list"] == [1, None, 2, 3]  # MongoDB: the element becomes null, none shift
+    assert doc["one"]["tags"] == ["x"]
+    assert doc["one"]["s"] == "str"
+    doc = run(pg, coll, {"_key": "one"}, {"$unset": {"nested.v": "", "name.x": ""}})
+    assert doc["one"]["nested"] == {}
+
+
+def test_copy_and_rename_into_arrays(pg: SyncPg, coll: Collection) -> None:
+    doc = run(pg, coll, {"_key": "one"}, {"name:$copy": "tags.1", "nested:$rename": "list.4"})["one"]
+    assert doc["tags"] == ["x", "a"]
+    assert doc["list"] == [1, 2, 2, 3, {"v": 1}]
+    assert "nested" not in doc
+    doc = run(pg, coll, {"_key": "one"}, {"absent:$copy": "s.x"})["one"]  # no source: nothing to refuse
+    assert doc["s"] == "str"
+
+
+@pytest.mark.parametrize("update", [{"list.9": 9, "list.7": 7}, {"list.7": 7, "list.9": 9}])
+def test_several_indices_of_one_array_in_any_order(pg: SyncPg, coll: Collection, update: Any) -> None:
+    # MongoDB's jstests/core/set7.js: {$set: {"a.9": 9, "a.7": 7}} on [0, 1, 2, 3]
+    doc = run(pg, coll, {"_key": "one"}, update)["one"]
+    assert doc["list"] == [1, 2, 2, 3, None, None, None, 7, None, 9]

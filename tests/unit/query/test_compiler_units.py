@@ -9,6 +9,8 @@ import pytest
 
 from pgcube.errors import InvalidQuery, ValidationError
 from pgcube.query import (
+    REST_POINTERS,
+    SQL_CACHE,
     Collection,
     Limits,
     compile_find,
@@ -17,6 +19,7 @@ from pgcube.query import (
     index_definition_sql,
     jsonpath,
 )
+from pgcube.query.compiler import MAX_OFFSET
 from pgcube.query.fields import iso_instant
 from pgcube.query.parse import parse
 from pgcube.query.sort import parse_sort
@@ -127,6 +130,11 @@ def test_empty_match_matches_everything() -> None:
         ({"_created_at:$gt": "yesterday"}, "/match/_created_at:$gt"),
         ({"_created_at:$regex": "x"}, "/match/_created_at:$regex"),
         ({"born:$gt": "not a date"}, "/match/born:$gt"),
+        ({"born:$gt": 5}, "/match/born:$gt"),
+        ({"born:$lte": True}, "/match/born:$lte"),
+        ({"born": {"$gte": 1.5}}, "/match/born/$gte"),
+        ({"born:$between": ["2024-01-01", 20240201]}, "/match/born:$between"),
+        ({"$or": [{"x": 1}, {"born:$lt": 0}]}, "/match/$or/1/born:$lt"),
         ({"r": {"$options": "i"}}, "/match/r/$options"),
         ({"r": {"$regex": "x", "$options": "q"}}, "/match/r/$options"),
     ],
@@ -213,6 +221,73 @@ def test_pagination() -> None:
     assert q.select.params[-2:] == (6, 10)
 
 
+def test_deepest_pages() -> None:
+    q = compile_find(COLL, None, offset=MAX_OFFSET, limit=10)
+    assert (q.offset, q.page) == (MAX_OFFSET, MAX_OFFSET // 10 + 1)
+    q = compile_find(COLL, None, page=str(MAX_OFFSET // 10 + 1), per_page=10)
+    assert q.offset == MAX_OFFSET // 10 * 10 <= MAX_OFFSET
+    q = compile_find(COLL, None, offset=" 0042 ")
+    assert q.offset == 42
+    token = compile_find(COLL, None).next_cursor(b'["2024-01-01T00:00:00.000Z", "k"]')
+    q = compile_find(COLL, None, cursor=token, page=2**63, offset=2**63)  # ignored with a cursor
+    assert (q.keyset, q.offset, q.page) == (True, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "pointer"),
+    [
+        ({"offset": 2**63}, "/offset"),
+        ({"offset": MAX_OFFSET + 1}, "/offset"),
+        ({"offset": "9" * 5000}, "/offset"),
+        ({"offset": "\u00b2"}, "/offset"),  # a digit to str.isdigit(), not to int()
+        ({"page": 2**63}, "/page"),
+        ({"page": str(2**63)}, "/page"),
+        ({"page": MAX_OFFSET // 10 + 2, "per_page": 10}, "/page"),
+        ({"page": MAX_OFFSET + 2, "limit": 1}, "/page"),
+        ({"page": 0}, "/page"),
+        ({"per_page": "1e3", "page": 1}, "/per_page"),
+    ],
+)
+def test_page_bounds(arguments: dict[str, Any], pointer: str) -> None:
+    with pytest.raises(InvalidQuery) as error:
+        compile_find(COLL, None, **arguments)
+    assert error.value.details == {"pointer": pointer}
+    with pytest.raises(InvalidQuery) as error:
+        compile_find(COLL, None, pointers=REST_POINTERS, **arguments)
+    assert error.value.details["pointer"] == pointer.replace("per_page", "page_size")
+
+
+@pytest.mark.parametrize(
+    ("match", "sql"),
+    [
+        ({"_key": None}, "FALSE"),
+        ({"_key:$ne": None}, "TRUE"),
+        ({"_userkey": None}, "_userkey IS NULL"),
+        ({"_userkey:$lte": None}, "_userkey IS NULL"),
+        ({"_userkey:$lt": None}, "FALSE"),
+        ({"_key:$gte": None}, "FALSE"),
+        ({"_key:$gt": 5}, "FALSE"),
+        ({"_key:$gt": "a"}, "_key > CAST($1 AS TEXT)"),
+        ({"_key:$in": ["a", "a"]}, "_key = CAST($1 AS TEXT)"),
+        (
+            {"_userkey:$nin": ["a", None]},
+            "NOT COALESCE((_userkey = CAST($1 AS TEXT) OR _userkey IS NULL), FALSE)",
+        ),
+        ({"_key:$all": []}, "FALSE"),
+        ({"_key:$startswith": "a_"}, "_key LIKE CAST($1 AS TEXT)"),
+        ({"_created_at": None}, "FALSE"),
+        ({"_created_at:$gte": None}, "FALSE"),
+        ({"_created_at:$ne": None}, "TRUE"),
+        ({"_created_at:$nin": [None]}, "TRUE"),
+        ({"_created_at:$exists": False}, "FALSE"),
+        ({"_modified_at:$lt": "2024-01-01"}, "_modified_at < CAST($1 AS TIMESTAMPTZ)"),
+        ({"_created_at:$in": ["2024-01-01", None]}, "_created_at = ANY(CAST($1 AS TIMESTAMPTZ[]))"),
+    ],
+)
+def test_system_columns(match: dict[str, Any], sql: str) -> None:
+    assert compile_where(COLL, match).sql == sql
+
+
 @pytest.mark.parametrize(
     ("update", "pointer"),
     [
@@ -228,6 +303,19 @@ def test_pagination() -> None:
         ({"a:$rename": 5}, "/data/a:$rename"),
         ({"$pull": {"a": {"$bogus": 1}}}, "/data/$pull/a/$bogus"),
         ({"a..b": 1}, "/data/a..b"),
+        ({"a": 1, "a.b": 2}, "/data/a.b"),
+        ({"a.b": 1, "a": 2}, "/data/a"),
+        ({"a.b": 1, "a.b:$incr": 2}, "/data/a.b:$incr"),
+        ({"tags:$push": 1, "tags:$lpush": 0}, "/data/tags:$lpush"),
+        ({"$set": {"a": 1}, "$inc": {"a": 1}}, "/data/$inc/a"),
+        ({"$set": {"a.b.c": 1}, "$unset": {"a.b": ""}}, "/data/$unset/a.b"),
+        ({"$rename": {"a": "b"}, "$set": {"b.c": 1}}, "/data/$set/b.c"),
+        ({"$rename": {"a": "b"}, "$set": {"a": 1}}, "/data/$set/a"),
+        ({"a:$rename": "a.b"}, "/data/a:$rename"),
+        ({"a.b:$rename": "a"}, "/data/a.b:$rename"),
+        ({"a:$rename": "a"}, "/data/a:$rename"),
+        ({"a.b:$incr": 1, "a:$copy": "c"}, "/data/a:$copy"),
+        ({"a:$copy": "c", "c.d": 1}, "/data/c.d"),
     ],
 )
 def test_mutation_rejections(update: Any, pointer: str) -> None:
@@ -235,6 +323,61 @@ def test_mutation_rejections(update: Any, pointer: str) -> None:
         compile_update(COLL, {}, update)
     assert error.value.details["pointer"] == pointer
     assert error.value.code == "VALIDATION_ERROR"
+
+
+def test_conflict_message_names_the_paths() -> None:
+    with pytest.raises(ValidationError) as error:
+        compile_update(COLL, {}, {"a": 1, "a.b": 2})
+    assert error.value.message.startswith("Updating the path 'a.b' would create a conflict at 'a'")
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"a.b": 1, "a.c": 2},
+        {"ab": 1, "a.b": 2, "a.bc": 3},
+        {"arr.0": 1, "arr.1": 2},
+        {"a:$copy": "b", "a.x:$copy": "c"},  # two reads of overlapping paths
+        {"a:$copy": "a.b"},  # one operation reads a, then writes inside it
+        {"a.b:$copy": "a"},
+        {"$set": {"x": 1}, "$inc": {"y": 1}, "$rename": {"r": "s"}, "$pull": {"l": {"k": 1}}},
+    ],
+)
+def test_non_overlapping_paths_are_accepted(update: dict[str, Any]) -> None:
+    compile_update(COLL, {}, update)
+
+
+def test_update_limit_is_checked_before_conflicts() -> None:
+    with pytest.raises(ValidationError, match="at most 2 operations") as error:
+        compile_update(COLL, {}, {f"k{i}": i for i in range(10_000)}, limits=Limits(max_conditions=2))
+    assert error.value.details["pointer"] == "/data"
+
+
+def test_update_sql_depends_on_which_components_are_indices() -> None:
+    def sql(update: dict[str, Any]) -> str:
+        return compile_update(COLL, {}, update).statement.sql
+
+    # an index component may pad an array, a field name may not: different SQL (and cache keys)
+    assert sql({"a.0.b:$incr": 1}) != sql({"a.x.b:$incr": 1})
+    assert sql({"a.x:$copy": "b.0.c"}) != sql({"a.x:$copy": "b.y.c"})
+    assert sql({"a.1:$unset": True}) != sql({"a.x:$unset": True})
+    SQL_CACHE.clear()
+    first = sql({"a.x.b:$incr": 1})
+    assert sql({"a.0.b:$incr": 1}) != first  # a cached shape is never reused for the other
+    assert sql({"q.7.z:$incr": 5}) == sql({"a.0.b:$incr": 1})
+
+
+def test_index_components_travel_as_numeric_parameters() -> None:
+    params = compile_update(COLL, {}, {"a.05.b": 1}).statement.params
+    assert params == (b"1", ["a"], Decimal(5), ["a", "05"], ["a", "05", "b"])
+    params = compile_update(COLL, {}, {"a.x": 1, "b.000": 2, "c." + "9" * 5000: 3}).statement.params
+    assert Decimal(0) in params
+    assert Decimal(2**31) in params  # anything that large can only be refused: no huge numbers
+    assert "²" not in "".join(p for p in params if isinstance(p, str))
+    assert (
+        compile_update(COLL, {}, {"a.²": 1}).statement.sql
+        == compile_update(COLL, {}, {"a.x": 1}).statement.sql
+    )
 
 
 def test_jsonpath_strings_are_escaped() -> None:

@@ -38,6 +38,7 @@ SHAPES: dict[str, Any] = {
     "find_projection": lambda: compile_find(COLL, None, projection={"name": 1, "addr.city": 1}).select,
     "find_json_sort": lambda: compile_find(COLL, None, sort=["rating desc", "name"]).select,
     "update": lambda: compile_update(COLL, {"_key": "k"}, {"count:$incr": 1, "a.b": 2}).statement,
+    "update_array_index": lambda: compile_update(COLL, {}, {"arr.2.x": 1, "old.1:$unset": True}).statement,
 }
 
 
