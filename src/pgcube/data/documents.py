@@ -21,9 +21,10 @@ from typing import Any, Protocol
 import msgspec
 
 from pgcube.errors import BatchLimitExceeded, ValidationError
+from pgcube.query.fields import SYSTEM_FIELDS
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-SYSTEM_FIELDS = ("_key", "_userkey", "_created_at", "_modified_at")
+_SERVER_MAINTAINED = frozenset(SYSTEM_FIELDS)
 
 _encode = msgspec.json.encode
 
@@ -69,7 +70,7 @@ def prepare_one(doc: Any, index: int, validator: Validator, max_document_bytes: 
     if type(doc) is not dict:
         raise ValidationError(f"Document {index} is not a JSON object", details={"index": index})
     key = check_key(doc["_key"], index) if "_key" in doc else new_key()
-    data = {name: value for name, value in doc.items() if name not in SYSTEM_FIELDS}
+    data = {name: value for name, value in doc.items() if name not in _SERVER_MAINTAINED}
     if not validator.is_trivial:
         validator.validate(data, index)
     encoded = _encode(data)
