@@ -41,8 +41,16 @@ migrate: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/pgcube openapi > docs/openapi.json
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+## Benchmarks against the floor and the ceiling (docs/benchmarks.md); ARGS='--large' for 1M docs.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(ARGS)
+	@if [ -f bench/import_bench.py ]; then $(BIN)/python -m bench.import_bench; fi
+	@if [ -f bench/load.py ]; then $(BIN)/python -m bench.load --write-docs; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

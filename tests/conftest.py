@@ -8,9 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import logging
+from collections.abc import Iterator
 
 import httpx
 import pytest

@@ -24,11 +24,15 @@ from pgcube.api.crud import crud_router
 from pgcube.api.ddo import ddo_router
 from pgcube.api.deps import provide_settings, provide_transaction
 from pgcube.api.errors import handle_exception
+from pgcube.api.limits import BodyLimitsMiddleware
 from pgcube.api.management import management_router
-from pgcube.auth.guards import provide_jwt_principal, provide_principal
+from pgcube.api.openapi import document_error_responses
+from pgcube.api.ratelimit import CoreRateLimitMiddleware, provide_limited_principal, start_rate_limits
+from pgcube.auth.guards import provide_jwt_principal
 from pgcube.auth.setup import accounts_lifespan
 from pgcube.data.maintenance import maintenance_loop
 from pgcube.db import migrations
+from pgcube.db.checks import warn_if_not_durable
 from pgcube.db.database import resolve_database
 from pgcube.db.pool import create_pool
 from pgcube.settings import Settings
@@ -38,8 +42,18 @@ log = logging.getLogger("pgcube")
 
 def route_handlers() -> Sequence[ControllerRouterHandler]:
     """Every route group of the service; a new group is one more entry here."""
+    from pgcube.api.imports import imports_router  # here, not above: one edit per route group
+
     # The DDO route (/api/{database_id}) goes last: the static /api routes win over it anyway.
-    return [health.health, health.ready, core_router(), management_router(), crud_router(), ddo_router()]
+    return [
+        health.health,
+        health.ready,
+        core_router(),
+        management_router(),
+        crud_router(),
+        imports_router(),
+        ddo_router(),
+    ]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -71,11 +85,14 @@ def lifespan_for(settings: Settings) -> Any:
             if settings.migrate_on_start:
                 await anyio.to_thread.run_sync(migrations.upgrade, database.url)
             app.state.pool = await create_pool(settings, database.url)
+            await warn_if_not_durable(app.state.pool)
             housekeeping = asyncio.create_task(maintenance_loop(app.state.pool, settings))
+            rate_limits = await start_rate_limits(app.state, settings, database.url)
             try:
                 yield
             finally:
                 housekeeping.cancel()
+                await rate_limits.close()
                 await app.state.pool.close()
         finally:
             database.close()
@@ -85,19 +102,25 @@ def lifespan_for(settings: Settings) -> Any:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers(),
         state=State({"settings": settings}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "conn": Provide(provide_transaction),
-            "principal": Provide(provide_principal),
+            # Authenticates, then charges the caller's rate limit (pgcube.api.ratelimit).
+            "principal": Provide(provide_limited_principal),
             "jwt_principal": Provide(provide_jwt_principal, sync_to_thread=False),
         },
         # The accounts step first: a weak JWT secret stops startup before PostgreSQL is touched.
         lifespan=[accounts_lifespan(settings), lifespan_for(settings)],
         exception_handlers={Exception: handle_exception},
+        # /core's per-address rate limit first, then the body's size and depth (RELIABILITY E1-E3).
+        middleware=[CoreRateLimitMiddleware(), BodyLimitsMiddleware()],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
+    # Every error answer documented in the envelope (SPEC §3), for clients and Schemathesis.
+    document_error_responses(app)
+    return app

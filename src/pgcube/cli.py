@@ -1,4 +1,4 @@
-"""The ``pgcube`` command line: serve, migrate, openapi."""
+"""The ``pgcube`` command line: serve, migrate, openapi, import."""
 
 from __future__ import annotations
 
@@ -75,7 +75,11 @@ def _serve(args: argparse.Namespace) -> int:
             workers=settings.workers,
             log_level=settings.log_level.lower(),
             access_log=settings.access_log,
+            # SIGTERM: stop accepting, let in-flight requests finish (up to 30 s), then shut down.
             timeout_graceful_shutdown=30,
+            # The client address (rate limits on /core) is the peer's unless a trusted proxy sends it.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or None,
         )
     finally:
         database.close()
@@ -104,6 +108,29 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from pgcube.import_client import ImportFailed, run_import
+
+    url = args.url or Settings.from_env().base_url
+    try:
+        answer = run_import(
+            Path(args.file),
+            url=url,
+            api_key=args.api_key,
+            database_id=args.database,
+            collection=args.collection,
+            mode=args.mode,
+        )
+    except ImportFailed as exc:
+        print(f"pgcube import: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="pgcube",
@@ -126,6 +153,24 @@ def parser() -> argparse.ArgumentParser:
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document as JSON")
     openapi.set_defaults(run=_openapi)
+
+    importing = commands.add_parser(
+        "import",
+        help="bulk import a JSON array or NDJSON file (optionally gzip) through the HTTP API",
+        description="Stream FILE to POST /api/import_data: all or nothing. A progress line (bytes and "
+        "documents) shows on a terminal; the answer is printed as JSON.",
+    )
+    importing.add_argument("file", metavar="FILE", help="a JSON array of objects or NDJSON, optionally gzip")
+    importing.add_argument("--database", required=True, metavar="ID", help="the database's id (24 hex)")
+    importing.add_argument(
+        "--collection", metavar="NAME", help="default: the file's name without extensions, sanitised"
+    )
+    importing.add_argument(
+        "--mode", choices=("insert", "upsert"), default="insert", help="upsert replaces documents by _key"
+    )
+    importing.add_argument("--url", help="pgcube's base URL (default: PGCUBE_PUBLIC_URL or http://host:port)")
+    importing.add_argument("--api-key", help="an API key (default: the PGCUBE_API_KEY variable)")
+    importing.set_defaults(run=_import)
     return root
 
 

@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = True
     public_url: str = ""
     """Base URL used in links sent by email; defaults to http://host:port."""
+    forwarded_allow_ips: str = ""
+    """Proxies (comma-separated IPs, or ``*``) whose X-Forwarded-For names the client; empty: none."""
 
     # --- the connection pool -----------------------------------------------------
     pool_min_size: int = 2
@@ -50,6 +52,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # --- request limits ----------------------------------------------------------
     max_body_bytes: int = 1024 * 1024
     max_import_bytes: int = 1024 * 1024 * 1024
+    """Largest upload to /api/import_data (it streams: memory does not grow with it)."""
+    import_idle_timeout: float = 60.0
+    """Seconds an import upload may send nothing before it is abandoned (and rolled back)."""
     max_document_bytes: int = 1024 * 1024
     max_batch_size: int = 1000
     max_page_size: int = 1000
@@ -91,6 +96,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_core_requests: int = 300
     """Requests per client address per window on /core."""
     rate_limit_window: int = 60
+    """Seconds; windows are aligned on the Unix epoch. A limit of 0 turns that limit off."""
 
     # --- data lifecycle ------------------------------------------------------------
     trash_retention: int = 24 * 3600

@@ -65,24 +65,35 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
             ("PATCH", "/api/crud", {"json": {**target, **filters, "update_data": {"n": 7}}})
         ],
         ("DELETE", "/api/crud"): [("DELETE", "/api/crud", {"json": {**target, **filters}})],
+        ("POST", "/api/import_data"): [
+            (
+                "POST",
+                "/api/import_data",
+                {"data": target, "files": {"json_file": ("items.json", b'[{"n": 9}]')}},
+            )
+        ],
         ("POST", "/api/{database_id:str}"): ddo,
     }
 
 
 def ddo_bodies() -> list[dict[str, Any]]:
     """One body per op name (aliases included), all aimed at A's collection."""
-    common = {"collection": "items", "match": {"n": 1}}
-    extra: dict[str, dict[str, Any]] = {
+    match = {"match": {"n": 1}}
+    by_verb: dict[str, dict[str, Any]] = {
+        "find": match,
+        "count": match,
+        "delete": match,
+        "archive": match,
         "insert": {"data": {"n": 5}},
-        "update": {"data": {"n": 8}},
-        "upsert": {"update": {"n": 8}, "insert": {"n": 8}},
+        "update": {**match, "data": {"n": 8}},
+        "upsert": {**match, "update": {"n": 8}, "insert": {"n": 8}},
         "restore": {"_ref": "0" * 32},
     }
     bodies = []
     for name in sorted(OP_ALIASES):
         verb = name.split(".")[1]
         verb = "find" if verb == "fetch" else verb
-        bodies.append({"op": name, **common, **extra.get(verb, {})})
+        bodies.append({"op": name, "collection": "items", **by_verb[verb]})
     return bodies
 
 

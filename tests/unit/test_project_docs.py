@@ -13,6 +13,11 @@ from pgcube.settings import Settings, SettingsError, setting_names
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_openapi_document_is_deterministic() -> None:
+    """No generated (random) examples: the committed copy can only match a stable document."""
+    assert openapi_document() == openapi_document()
+
+
 def test_committed_openapi_document_is_current() -> None:
     committed = (ROOT / "docs" / "openapi.json").read_bytes()
     assert committed == openapi_document(), "run `make openapi` and commit docs/openapi.json"

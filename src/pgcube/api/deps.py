@@ -11,8 +11,8 @@ import asyncpg
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from pgcube import errors
 from pgcube.auth.principal import Principal
+from pgcube.db import transaction
 from pgcube.settings import Settings
 
 
@@ -23,24 +23,24 @@ def provide_settings(state: State) -> Settings:
 
 async def acquire(state: State) -> asyncpg.pool.PoolConnectionProxy:
     """A pooled connection, or 503 within the acquire timeout."""
-    settings: Settings = state.settings
-    pool: asyncpg.Pool = state.pool
-    try:
-        conn: asyncpg.pool.PoolConnectionProxy = await pool.acquire(timeout=settings.pool_acquire_timeout)
-    except (TimeoutError, OSError, asyncpg.PostgresConnectionError) as exc:
-        raise errors.ServiceUnavailable() from exc
+    conn: asyncpg.pool.PoolConnectionProxy = await transaction.acquire(state.pool, state.settings)
     return conn
 
 
 async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """One transaction per request: committed when the handler returns, rolled back when it raises."""
+    """One transaction per request, its statements under ``SET LOCAL statement_timeout``:
+    committed when the handler returns, rolled back when it raises (``pgcube.db.transaction``)."""
     pool: asyncpg.Pool = state.pool
-    conn = await acquire(state)
+    conn, tx = await transaction.begin(pool, state.settings)
     try:
-        async with conn.transaction():
+        try:
             yield conn
+        except BaseException:
+            await transaction.finish(tx, conn, failed=True)
+            raise
+        await transaction.finish(tx, conn, failed=False)
     finally:
-        await pool.release(conn)
+        await transaction.release(pool, conn)
 
 
 # Handler parameter types for the app-wide dependencies (see ``create_app``).

@@ -7,10 +7,13 @@ text. Errors not listed here are internal errors.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import asyncpg
 
 from pgcube import errors
+
+log = logging.getLogger("pgcube.db")
 
 _BY_CODE: dict[str, type[errors.PgcubeError]] = {
     "23505": errors.DuplicateKey,  # unique_violation
@@ -59,5 +62,14 @@ def map_db_error(exc: BaseException) -> errors.PgcubeError | None:
         return cls(message, details={"sqlstate": sqlstate})
     # Lost connections, refused connects and pool acquire time-outs.
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | OSError | asyncio.TimeoutError):
+        return errors.ServiceUnavailable()
+    # When PostgreSQL closes a connection between two statements of a request (a
+    # restart, a terminated backend), the next statement fails in the driver, not
+    # the server: InternalClientError ("another operation is in progress": the FATAL
+    # error arrived while idle), or InterfaceError ("connection is closed", "released
+    # back to the pool"). Both also mean a misuse of the driver; they are logged, so
+    # a bug does not hide behind a 503.
+    if isinstance(exc, asyncpg.exceptions.InternalClientError | asyncpg.InterfaceError):
+        log.warning("database connection lost mid-request: %s: %s", type(exc).__name__, exc)
         return errors.ServiceUnavailable()
     return None

@@ -9,6 +9,14 @@ Every connection gets:
 * ``application_name = pgcube`` so a DBA can find our sessions;
 * ``jsonb`` and ``json`` as raw bytes both ways: documents pass through
   pgcube without being decoded in Python (DESIGN §6).
+
+A connection goes back to the pool without asyncpg's default session reset
+(``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``, one more
+round trip per request): pgcube never leaves session state on a pooled
+connection — settings are ``SET LOCAL``, advisory locks ``_xact_``, temporary
+tables ``ON COMMIT DROP``, no ``LISTEN`` — so the transaction's end already
+resets everything. asyncpg still rolls back a transaction left open
+(docs/adr/0006-benchmarks.md).
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing beyond the rollback of an open transaction asyncpg always does."""
+
+
 async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
         url,
@@ -60,6 +72,7 @@ async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
         max_size=settings.pool_max_size,
         server_settings=server_settings(settings),
         init=init_connection,
+        reset=_keep_session,
         timeout=settings.pool_acquire_timeout,  # connect timeout: fail fast when PostgreSQL is down
         # Connections that lived through a server restart are dropped, not reused.
         max_inactive_connection_lifetime=300,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from pgcube.management import ddl
 from pgcube.management.models import Collection, Database, FieldSpec, FieldType
@@ -178,7 +179,7 @@ ORDER BY c.name
 _DATABASE_AND_COLLECTION = """
 SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
        d.created_at AS database_created_at,
-       c.name, c.strict, c.created_at,
+       c.name, c.strict, c.created_at, c.xmin AS version,
        coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
        coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
        coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
@@ -193,13 +194,21 @@ GROUP BY d.id, c.database_id, c.name
 """
 
 
+class Found(msgspec.Struct, frozen=True):
+    """A database, its collection of the asked name (None: it has none) and that collection's
+    catalog version (``collection_version``)."""
+
+    database: Database
+    collection: Collection | None
+    version: int | None
+
+
 async def fetch_database_and_collection(
     conn: Connection, *, account_id: str, database_id: str, name: str
-) -> tuple[Database, Collection | None] | None:
+) -> Found | None:
     """The account's database and its collection ``name`` in one round trip (the data path's look-up).
 
-    None when the database is not the account's (or does not exist); the
-    collection is None when the database has no collection of that name.
+    None when the database is not the account's (or does not exist).
     """
     row = await conn.fetchrow(_DATABASE_AND_COLLECTION, database_id, account_id, name)
     if row is None:
@@ -211,7 +220,22 @@ async def fetch_database_and_collection(
         schema_name=row["schema_name"],
         created_at=row["database_created_at"],
     )
-    return database, None if row["name"] is None else _collection(database, row)
+    if row["name"] is None:
+        return Found(database, None, None)
+    return Found(database, _collection(database, row), row["version"])
+
+
+async def collection_version(conn: Connection, database_id: str, name: str) -> int | None:
+    """The version of a collection's catalog row (its ``xmin``), None when there is no such row.
+
+    It changes whenever the row is written, and a collection dropped and made
+    again is a new row: the same version means the same collection, declared
+    fields included (they are only ever written together with the row).
+    """
+    version: int | None = await conn.fetchval(
+        "SELECT xmin FROM pgcube.collections WHERE database_id = $1 AND name = $2", database_id, name
+    )
+    return version
 
 
 def _collection(database: Database, row: asyncpg.Record) -> Collection:

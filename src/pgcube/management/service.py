@@ -124,23 +124,57 @@ async def resolve_collection(
     create: bool = False,
 ) -> Collection:
     """``get_database`` then ``get_collection`` (or ``ensure_collection`` with ``create``), with the
-    same answers and errors in the same order, in one catalog round trip: what every document
-    request does first.
+    same answers and errors in the same order: what every document request does first.
+
+    One catalog round trip, and a cheap one when this process has seen the
+    collection before (``_KNOWN``): then only the collection's catalog version
+    is read, in the request's transaction, and a dropped or re-made collection
+    falls through to the full look-up.
     """
     if not is_database_id(database_id) or not principal.can_reach(database_id):
         raise DatabaseNotFound()
+    key = (principal.account_id, database_id, name)
+    known = _KNOWN.get(key)
+    if known is not None:
+        if await repository.collection_version(conn, database_id, name) == known.version:
+            return known.collection
+        _KNOWN.pop(key, None)
     found = await repository.fetch_database_and_collection(
         conn, account_id=principal.account_id, database_id=database_id, name=name
     )
     if found is None:
         raise DatabaseNotFound()
-    database, collection = found
     check_collection_name(name, field="collection_name")
-    if collection is not None:
-        return collection
+    if found.collection is not None and found.version is not None:
+        _remember(key, _Known(found.collection, found.version))
+        return found.collection
     if not create:
         raise CollectionNotFound(details={"collection": name})
-    return await _create_on_first_use(conn, settings, database, name)
+    return await _create_on_first_use(conn, settings, found.database, name)
+
+
+class _Known(msgspec.Struct, frozen=True):
+    collection: Collection
+    version: int
+
+
+_KNOWN: dict[tuple[str, str, str], _Known] = {}
+"""Collections this process has resolved, by (account, database id, name).
+
+Safe to trust only after ``collection_version`` confirms the entry: an
+account owns a database for its whole life and database ids are never
+reused, so ownership cannot go stale; what can — a drop, a drop and re-make
+with other fields — changes the version (docs/adr/0006-benchmarks.md). It
+saves the full look-up, which PostgreSQL plans afresh on every call
+(``force_custom_plan``) and which cost as much as the rest of a small
+request's statements together."""
+_KNOWN_LIMIT = 10_000
+
+
+def _remember(key: tuple[str, str, str], known: _Known) -> None:
+    if len(_KNOWN) >= _KNOWN_LIMIT:
+        _KNOWN.clear()  # simple and bounded: the next requests fill it again
+    _KNOWN[key] = known
 
 
 async def _create_on_first_use(

@@ -133,7 +133,18 @@ DdoRequest = Find | Insert | Update | Upsert | Remove | Restore | Count
 
 
 _COMMON = {"op", "action", "collection"}
-_FIND_KEYS = {"match", "filter", "return_fields", "sort", "limit", "offset", "page", "per_page", "cursor", "count"}
+_FIND_KEYS = {
+    "match",
+    "filter",
+    "return_fields",
+    "sort",
+    "limit",
+    "offset",
+    "page",
+    "per_page",
+    "cursor",
+    "count",
+}
 _OP_KEYS: dict[Op, set[str]] = {
     Op.FIND: _FIND_KEYS,
     Op.INSERT: {"data"},
@@ -156,7 +167,11 @@ def _check_keys(body: DdoBody, op: Op, name: str, db_family: bool) -> None:
     for field in body.__struct_fields__:
         if field not in allowed and getattr(body, field) is not None:
             wire = _WIRE_NAMES.get(field, field)
-            hint = " (collection.* operations take their criteria in match)" if field in _CRITERIA_ALIASES else ""
+            hint = (
+                " (collection.* operations take their criteria in match)"
+                if field in _CRITERIA_ALIASES
+                else ""
+            )
             raise ValidationError(f"{name} does not take {wire}{hint}", details={"field": wire})
 
 

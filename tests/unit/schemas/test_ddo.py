@@ -103,7 +103,10 @@ def test_missing_or_wrong_parts_name_the_field(body: dict[str, Any], field: str)
     ("body", "field"),
     [
         ({"op": "collection.delete", "collection": "c", "filter": {"s": "old"}}, "filter"),
-        ({"op": "collection.update", "collection": "c", "filters": {"s": "old"}, "data": {"a": 1}}, "filters"),
+        (
+            {"op": "collection.update", "collection": "c", "filters": {"s": "old"}, "data": {"a": 1}},
+            "filters",
+        ),
         ({"op": "collection.count", "collection": "c", "matches": {"s": "old"}}, "matches"),
         ({"op": "collection.delete", "collection": "c", "match": {}, "data": {"a": 1}}, "data"),
         ({"op": "collection.insert", "collection": "c", "data": {}, "match": {"a": 1}}, "match"),

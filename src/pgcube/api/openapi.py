@@ -1,0 +1,119 @@
+"""Error answers in the OpenAPI document (SPEC §3, RELIABILITY F6).
+
+Litestar documents a 400 of its own shape (``status_code``, ``detail``) for
+every route with parameters; pgcube never sends that. This step documents, on
+every operation, the errors it can answer — each in pgcube's envelope (REST:
+``{"success": false, "error": {...}}``; the DDO route: ``{"error": {...}}``),
+429 and 503 with their ``Retry-After`` header — so that generated clients and
+Schemathesis hold the service to what it really does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Litestar
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
+
+from pgcube.api.errors import DDO_ENVELOPE
+
+ERRORS: dict[int, str] = {
+    400: "VALIDATION_ERROR, INVALID_QUERY, INVALID_JSON, BATCH_LIMIT_EXCEEDED or INVALID_TOKEN",
+    401: "AUTHENTICATION_FAILED, INVALID_CREDENTIALS or TOKEN_EXPIRED",
+    403: "FORBIDDEN, EMAIL_NOT_VERIFIED or QUOTA_EXCEEDED",
+    404: "NOT_FOUND, DATABASE_NOT_FOUND, COLLECTION_NOT_FOUND, DOCUMENT_NOT_FOUND or UNKNOWN_OP",
+    409: "DUPLICATE_KEY or CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    422: "IDEMPOTENCY_KEY_REUSED",
+    429: "RATE_LIMIT_EXCEEDED (details: limit, remaining, reset_at, retry_after)",
+    500: "INTERNAL_ERROR (details: request_id)",
+    503: "SERVICE_UNAVAILABLE: the database is unreachable or the pool is exhausted (details: retry_after)",
+    504: "QUERY_TIMEOUT: the statement timeout was reached",
+}
+PROBE_ERRORS = (500, 503)
+"""/health and /ready answer no client error."""
+WITH_RETRY_AFTER = (429, 503)
+REST_ENVELOPE = "ErrorEnvelope"
+DDO_ENVELOPE_SCHEMA = "DdoErrorEnvelope"
+
+_PATH_PARAMETER_TYPE = re.compile(r"\{(\w+):\w+\}")
+
+
+def _schemas() -> dict[str, Schema]:
+    error = Schema(
+        type=OpenAPIType.OBJECT,
+        required=["code", "message", "details"],
+        properties={
+            "code": Schema(type=OpenAPIType.STRING, description="Stable error code, e.g. VALIDATION_ERROR"),
+            "message": Schema(type=OpenAPIType.STRING),
+            "details": Schema(type=OpenAPIType.OBJECT, additional_properties=True),
+        },
+    )
+    return {
+        REST_ENVELOPE: Schema(
+            type=OpenAPIType.OBJECT,
+            required=["success", "error"],
+            properties={"success": Schema(type=OpenAPIType.BOOLEAN, const=False), "error": error},
+        ),
+        DDO_ENVELOPE_SCHEMA: Schema(type=OpenAPIType.OBJECT, required=["error"], properties={"error": error}),
+    }
+
+
+def _ddo_paths(app: Litestar) -> set[str]:
+    """Document paths (``/api/{database_id}``) whose handlers answer in the DDO envelope."""
+    paths = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.opt.get("envelope") == DDO_ENVELOPE:
+                paths.add(_PATH_PARAMETER_TYPE.sub(r"{\1}", route.path))
+    return paths
+
+
+def _response(status: int, description: str, envelope: str) -> OpenAPIResponse:
+    headers: dict[str, OpenAPIHeader | Reference] | None = None
+    if status in WITH_RETRY_AFTER:
+        headers = {
+            "Retry-After": OpenAPIHeader(
+                schema=Schema(type=OpenAPIType.STRING), description="Seconds to wait before retrying"
+            )
+        }
+    return OpenAPIResponse(
+        description=description,
+        content={"application/json": OpenAPIMediaType(schema=Reference(f"#/components/schemas/{envelope}"))},
+        headers=headers,
+    )
+
+
+def document_error_responses(app: Litestar) -> None:
+    """Give every operation of ``app``'s OpenAPI document its error answers, in the envelope."""
+    document = app.openapi_schema
+    components = document.components if isinstance(document.components, Components) else Components()
+    components.schemas = {**(components.schemas or {}), **_schemas()}
+    document.components = components
+    ddo_paths = _ddo_paths(app)
+    for path, item in (document.paths or {}).items():
+        envelope = DDO_ENVELOPE_SCHEMA if path in ddo_paths else REST_ENVELOPE
+        statuses = PROBE_ERRORS if path in ("/health", "/ready") else tuple(ERRORS)
+        for operation in (item.get, item.post, item.put, item.patch, item.delete):
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            for status in statuses:
+                documented = responses.get(str(status))
+                description = (
+                    documented.description
+                    if isinstance(documented, OpenAPIResponse)
+                    and documented.description
+                    and status != 400  # Litestar's own 400 text describes its shape, not ours
+                    else ERRORS[status]
+                )
+                responses[str(status)] = _response(status, description, envelope)
+            operation.responses = responses

@@ -1,0 +1,132 @@
+"""The import's SQL: the only module of ``pgcube.data.imports`` that talks to asyncpg.
+
+Everything runs on the request's connection, inside its transaction:
+
+1. ``create`` — a temporary staging table, dropped at commit (and gone with a
+   rollback, like everything else the request did)::
+
+       n     bigint   -- the document's index in the file
+       key   text     -- its _key (the client's, or a new one)
+       data  jsonb    -- the document without system fields
+
+   No index and no WAL (temporary tables are never logged): COPY into it is
+   as cheap as COPY gets.
+2. ``copy`` — one binary COPY fed by an asynchronous iterable: rows go to
+   PostgreSQL while the upload is still arriving, and asyncpg's flow control
+   keeps the buffer between them small.
+3. ``move`` — one ``INSERT ... SELECT`` into the collection (upsert: ``ON
+   CONFLICT (_key) DO UPDATE``), in a savepoint, so that a duplicate key can
+   be explained afterwards by ``first_duplicate`` (which document, which key).
+
+Table names come quoted from the catalog (``Collection.sql_table``); the
+staging table's name is a constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import Any
+
+import msgspec
+
+from pgcube.management.models import Collection
+
+Connection = Any
+"""An asyncpg connection (asyncpg ships no type information)."""
+
+STAGING = "pgcube_import"
+COLUMNS = ("n", "key", "data")
+
+Row = tuple[int, str, bytes]
+"""``(index in the file, _key, data as JSON bytes)``."""
+
+UNIQUE_VIOLATION = "23505"
+CARDINALITY_VIOLATION = "21000"
+"""``ON CONFLICT DO UPDATE`` meeting the same key twice in one statement."""
+
+
+class Duplicate(msgspec.Struct, frozen=True):
+    index: int
+    key: str
+    existing: bool
+    """True: the collection already holds the key; False: an earlier document of the file has it."""
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+async def create(conn: Connection) -> None:
+    await conn.execute(
+        f"CREATE TEMPORARY TABLE {STAGING} (n bigint NOT NULL, key text NOT NULL, data jsonb NOT NULL) "
+        "ON COMMIT DROP"
+    )
+
+
+async def no_timeout(conn: Connection) -> None:
+    """Lift the statement timeout for the rest of the transaction.
+
+    The COPY lasts as long as the upload, and the move grows with the file;
+    both are bounded by ``max_import_bytes`` and the upload by
+    ``import_idle_timeout`` instead.
+    """
+    await conn.execute("SET LOCAL statement_timeout = 0")
+
+
+async def copy(conn: Connection, rows: AsyncIterable[Row]) -> None:
+    await conn.copy_records_to_table(STAGING, records=rows, columns=COLUMNS)
+
+
+async def move(conn: Connection, collection: Collection, *, upsert: bool) -> int:
+    """Insert (or upsert) every staged document into the collection; how many rows were written.
+
+    Raises the driver's error on a duplicate ``_key`` (insert) or on a key the
+    file holds twice (upsert); the caller's savepoint keeps the transaction
+    usable for ``first_duplicate`` / ``move_last_wins``.
+    """
+    statement = f"INSERT INTO {collection.sql_table} (_key, data) SELECT key, data FROM {STAGING}"
+    if upsert:
+        statement += _ON_CONFLICT
+    status: str = await conn.execute(statement)
+    return _row_count(status)
+
+
+async def move_last_wins(conn: Connection, collection: Collection) -> int:
+    """Upsert when the file holds some ``_key`` more than once: its last document wins."""
+    status: str = await conn.execute(
+        f"INSERT INTO {collection.sql_table} (_key, data) "
+        f"SELECT DISTINCT ON (key) key, data FROM {STAGING} ORDER BY key, n DESC" + _ON_CONFLICT
+    )
+    return _row_count(status)
+
+
+async def first_duplicate(conn: Connection, collection: Collection) -> Duplicate | None:
+    """The first staged document whose ``_key`` the collection or an earlier document already has.
+
+    Two questions whose plans cannot go quadratic on a staging table that has
+    no statistics and no index: a grouping, and a join probing the
+    collection's primary key.
+    """
+    repeated = await conn.fetchrow(
+        f"SELECT key, (array_agg(n ORDER BY n))[2] AS n FROM {STAGING} "
+        "GROUP BY key HAVING count(*) > 1 ORDER BY 2 LIMIT 1"
+    )
+    existing = await conn.fetchrow(
+        f"SELECT s.n, s.key FROM {STAGING} s JOIN {collection.sql_table} c ON c._key = s.key "
+        "ORDER BY s.n LIMIT 1"
+    )
+    found = [
+        Duplicate(index=row["n"], key=row["key"], existing=row is existing)
+        for row in (existing, repeated)
+        if row is not None
+    ]
+    return min(found, key=lambda duplicate: duplicate.index, default=None)
+
+
+_ON_CONFLICT = " ON CONFLICT (_key) DO UPDATE SET data = EXCLUDED.data, _modified_at = now()"
+
+
+def _row_count(status: str) -> int:
+    """The row count of a command tag (``INSERT 0 3``)."""
+    return int(status.rsplit(" ", 1)[-1])

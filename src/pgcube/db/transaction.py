@@ -1,0 +1,107 @@
+"""The request's transaction: acquire, begin, ``SET LOCAL``, and the failures around them
+(RELIABILITY D3, E5, E6, F3, F4).
+
+* A free connection within ``pool_acquire_timeout``, else 503 with
+  ``retry_after`` — never a hang.
+* ``BEGIN`` then ``SET LOCAL statement_timeout``: the request's statements are
+  cancelled past it (57014 → 504 ``QUERY_TIMEOUT``). ``LOCAL`` ends with the
+  transaction, so the connection goes back to the pool as it came (D3).
+* A pooled connection can die while idle (PostgreSQL restarted, a backend
+  terminated). If it fails before the request did anything — at ``BEGIN`` —
+  the pool drops it and the request starts again on a fresh connection, so
+  only requests that were in flight see the failure.
+* PostgreSQL unreachable: the pool's connect fails at once (or within the
+  connect timeout) and the request is a 503; the pool reconnects by itself
+  when PostgreSQL is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import asyncpg
+
+from pgcube import errors
+from pgcube.db.errors import map_db_error
+from pgcube.settings import Settings
+
+BEGIN_ATTEMPTS = 3
+"""A fresh connection is tried this many times before the request gives up with 503."""
+
+Connection = Any
+"""An asyncpg pool connection proxy (asyncpg ships no type information)."""
+
+
+def statement_timeout_sql(settings: Settings) -> str:
+    # A static integer from the settings: no parameter is possible in SET.
+    return f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}"
+
+
+async def acquire(pool: asyncpg.Pool, settings: Settings) -> Connection:
+    """A pooled connection, or 503 ``SERVICE_UNAVAILABLE`` within the acquire timeout."""
+    try:
+        return await pool.acquire(timeout=settings.pool_acquire_timeout)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise errors.ServiceUnavailable(retry_after=_retry_after(settings)) from exc
+
+
+def _retry_after(settings: Settings) -> int:
+    return max(1, round(settings.pool_acquire_timeout))
+
+
+def is_closed(conn: Connection) -> bool:
+    """Whether the connection is gone (the pool detaches a connection that closed under it)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # "released back to the pool": closed under us and taken back
+        return True
+
+
+def _is_connection_loss(exc: BaseException, conn: Connection) -> bool:
+    return isinstance(map_db_error(exc), errors.ServiceUnavailable) or is_closed(conn)
+
+
+async def begin(pool: asyncpg.Pool, settings: Settings) -> tuple[Connection, Any]:
+    """(connection, its started transaction) with the request's ``SET LOCAL`` applied."""
+    for attempt in range(1, BEGIN_ATTEMPTS + 1):
+        conn = await acquire(pool, settings)
+        transaction = conn.transaction()
+        try:
+            await transaction.start()
+            await conn.execute(statement_timeout_sql(settings))
+        except BaseException as exc:  # cancelled too: the connection goes back either way
+            lost = isinstance(exc, Exception) and _is_connection_loss(exc, conn)
+            await release(pool, conn)
+            if not lost:
+                raise
+            if attempt == BEGIN_ATTEMPTS:
+                raise errors.ServiceUnavailable(retry_after=_retry_after(settings)) from exc
+            continue
+        return conn, transaction
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+async def finish(transaction: Any, conn: Connection, failed: bool) -> None:
+    """Commit; or, after a failure, roll back quietly (the failure that got here is the one to
+    report, and the connection may already be gone). A commit on a lost connection is a 503."""
+    if failed:
+        if not is_closed(conn):
+            with contextlib.suppress(Exception):
+                await transaction.rollback()
+        return
+    try:
+        await transaction.commit()
+    except Exception as exc:
+        if is_closed(conn):
+            raise errors.ServiceUnavailable() from exc
+        raise
+
+
+async def release(pool: asyncpg.Pool, conn: Connection) -> None:
+    """Back to the pool; a broken connection is closed and replaced on the next acquire."""
+    try:
+        await pool.release(conn)
+    except Exception:  # releasing resets the session: a dead connection cannot, drop it
+        with contextlib.suppress(Exception):
+            conn.terminate()
