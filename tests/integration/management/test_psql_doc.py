@@ -1,7 +1,8 @@
 """docs/psql.md stays true: its SQL runs against a database made over HTTP, with that database's names.
 
 Administrator blocks (roles, ``CREATE DATABASE``) are fenced ``postgresql`` instead of ``sql``:
-they need a superuser, and ``tests/integration/test_least_privilege.py`` follows them instead.
+they need an administrator, and ``tests/integration/hardening/test_least_privilege.py``
+follows the role set-up of docs/operations.md instead.
 """
 
 from __future__ import annotations
