@@ -42,7 +42,7 @@ openapi: $(STAMP)
 	$(BIN)/pgcube openapi > docs/openapi.json
 
 ## Benchmarks (docs/benchmarks.md): requests against the floor and the ceiling (ARGS='--large' for
-## 1M docs), then the bulk import (IMPORT_ARGS) and the 50-client load run when they are present.
+## 1M docs), then the bulk import (IMPORT_ARGS) and the 50-client load run.
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
@@ -50,8 +50,8 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(ARGS)
-	@if [ -f bench/import_bench.py ]; then $(BIN)/python -m bench.import_bench $(IMPORT_ARGS); fi
-	@if [ -f bench/load.py ]; then $(BIN)/python -m bench.load --write-docs; fi
+	$(BIN)/python -m bench.import_bench $(IMPORT_ARGS)
+	$(BIN)/python -m bench.load --write-docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
