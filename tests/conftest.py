@@ -65,6 +65,19 @@ def client(live_server: LiveServer) -> Iterator[httpx.Client]:
 # --- accounts (tests/support/accounts.py) -------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def module_client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """One HTTP client per test module."""
+    with live_server.client() as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def module_account(module_client: httpx.Client, pg: SyncPg) -> Account:
+    """One account per module (registering costs a password hash); tests give it fresh databases."""
+    return new_account(module_client, pg)
+
+
 @pytest.fixture
 def account(client: httpx.Client, pg: SyncPg) -> Account:
     """A fresh, verified, logged-in account (registered over HTTP)."""

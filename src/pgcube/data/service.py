@@ -67,7 +67,9 @@ def compiler_view(collection: Collection) -> query.Collection:
     )
 
 
+@functools.cache
 def limits(settings: Settings) -> query.Limits:
+    """The compiler's limits from the settings (one per settings object: settings are frozen)."""
     return query.Limits(
         max_depth=settings.query_max_depth,
         max_conditions=settings.query_max_conditions,

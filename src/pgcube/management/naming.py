@@ -25,6 +25,7 @@ import secrets
 import time
 
 from pgcube.errors import ValidationError
+from pgcube.query.fields import SYSTEM_NAMES
 
 MAX_IDENTIFIER_BYTES = 63
 """PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated."""
@@ -39,7 +40,7 @@ DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 TRASH_TABLE = "_trash"
 SCHEMA_SUFFIX_HEX = 6
 
-SYSTEM_FIELDS = frozenset({"_key", "_id", "_userkey", "_created_at", "_modified_at"})
+SYSTEM_FIELDS = SYSTEM_NAMES  # one definition: the compiler's
 """Names pgcube maintains itself (``_id`` is the filter alias of ``_key``): never declarable."""
 
 _RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})

@@ -34,7 +34,7 @@ from pgcube.errors import InvalidQuery, ValidationError
 from pgcube.query import sql
 from pgcube.query.cache import SQL_CACHE
 from pgcube.query.compiler import Collection, Compiled, _plan, _where
-from pgcube.query.fields import ISO_PATTERN, FieldType, document_expression, field_path
+from pgcube.query.fields import ISO_PATTERN, SYSTEM_NAMES, FieldType, document_expression, field_path
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
 from pgcube.query.nodes import PNode
 from pgcube.query.parse import parse_element
@@ -44,7 +44,6 @@ from pgcube.query.sql import Params, case, cast, col, fn, jsonb_literal, string,
 from pgcube.query.validate import check_json, validate
 
 _encode = msgspec.json.encode
-SYSTEM_NAMES = frozenset({"_key", "_id", "_userkey", "_created_at", "_modified_at"})
 MAX_ARRAY_PADDING = 1000
 """Most nulls one write may pad an array with (``"a.5"`` on a shorter array); more raises 22023."""
 _INDEX_CEILING = 2**31  # beyond any jsonb array (at most 2^28 elements): stands for huger indices

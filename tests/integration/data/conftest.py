@@ -4,16 +4,13 @@ helpers that speak both dialects over HTTP."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.accounts import Account, new_account
-from tests.support.live import LiveServer
-from tests.support.sync_pg import SyncPg
+from tests.support.accounts import Account
 
 PRODUCTS_FIELDS = [
     {"name": "name", "type": "string", "required": True},
@@ -77,19 +74,7 @@ def make_db(client: httpx.Client, account: Account, collections: list[dict[str, 
     return Db(client=client, account=account, id=response.json()["database"]["id"], name=name)
 
 
-@pytest.fixture(scope="module")
-def data_client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with live_server.client() as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def data_account(data_client: httpx.Client, pg: SyncPg) -> Account:
-    """One account per module (registering costs a password hash); each test gets its own database."""
-    return new_account(data_client, pg)
-
-
 @pytest.fixture
-def db(data_client: httpx.Client, data_account: Account) -> Db:
+def db(module_client: httpx.Client, module_account: Account) -> Db:
     """A fresh database with a ``products`` collection declaring typed fields, and no ``notes`` yet."""
-    return make_db(data_client, data_account, [{"name": "products", "fields": PRODUCTS_FIELDS}])
+    return make_db(module_client, module_account, [{"name": "products", "fields": PRODUCTS_FIELDS}])

@@ -3,15 +3,13 @@ and ``upload()`` — one multipart request to ``/api/import_data``, as a client 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.data.conftest import Db, make_db
-from tests.support.accounts import Account, new_account
-from tests.support.live import LiveServer
+from tests.support.accounts import Account
 from tests.support.sync_pg import SyncPg
 
 ITEMS_FIELDS = [
@@ -62,22 +60,10 @@ class ImportDb(Db):
         return count
 
 
-@pytest.fixture(scope="module")
-def import_client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with live_server.client() as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def import_account(import_client: httpx.Client, pg: SyncPg) -> Account:
-    """One account per module (registering costs a password hash); each test gets its own database."""
-    return new_account(import_client, pg)
-
-
 @pytest.fixture
-def db(import_client: httpx.Client, import_account: Account, pg: SyncPg) -> ImportDb:
+def db(module_client: httpx.Client, module_account: Account, pg: SyncPg) -> ImportDb:
     """A fresh database with an ``items`` collection declaring ``name`` (required) and ``n`` (integer)."""
-    made = make_db(import_client, import_account, [{"name": "items", "fields": ITEMS_FIELDS}])
+    made = make_db(module_client, module_account, [{"name": "items", "fields": ITEMS_FIELDS}])
     imported = ImportDb(client=made.client, account=made.account, id=made.id, name=made.name)
     imported.pg = pg
     return imported
