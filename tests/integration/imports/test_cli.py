@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pgcube.import_client import ImportFailed, run_import
 
+from pgcube.import_client import ImportFailed, run_import
 from tests.integration.imports.conftest import ImportDb
 from tests.support.accounts import create_api_key
 from tests.support.live import LiveServer
