@@ -38,9 +38,9 @@ import msgspec
 
 from pgcube.management.models import SCALAR_TYPES, FieldSpec
 from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident, quote_literal, relation_name
-from pgcube.query.fields import index_definition_sql
+from pgcube.query.fields import ROW_COLUMNS, index_definition_sql
 
-DOCUMENT_COLUMNS = ("_key", "_userkey", "_created_at", "_modified_at", "data")
+DOCUMENT_COLUMNS = ROW_COLUMNS
 """The columns of every collection table, in order."""
 
 TRASH_COLUMNS = ("collection", "_ref", "kind", *DOCUMENT_COLUMNS, "trashed_at")

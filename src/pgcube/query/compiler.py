@@ -14,7 +14,7 @@ from sqlglot import exp
 from pgcube.query import sql
 from pgcube.query.cache import SQL_CACHE
 from pgcube.query.cursor import Cursor, decode_cursor, encode_cursor, fingerprint
-from pgcube.query.fields import FieldType, document_expression, field_path
+from pgcube.query.fields import ROW_COLUMNS, FieldType, document_expression, field_path
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
 from pgcube.query.nodes import PNode
 from pgcube.query.parse import parse
@@ -193,6 +193,18 @@ def compile_find(
 def _render_find(
     collection: Collection, node: PNode, order: Sort, shown: Projection | None, after: Cursor | None
 ) -> str:
+    """Page first, documents after (ADR 0010)::
+
+        SELECT <document> AS doc, jsonb_build_array(k0, ..., kn) AS cursor
+        FROM (SELECT <row columns>, <sort key 0> AS k0, ... FROM t
+              WHERE <criteria> [AND <after the cursor>] ORDER BY <sort keys> LIMIT $n OFFSET $m) AS page
+        ORDER BY k0, ..., kn
+
+    The inner query picks the rows with exactly the index expressions (so the same
+    indexes serve it); the outer one builds the answer only for the rows of the page.
+    PostgreSQL never flattens a subquery with LIMIT, and keeps its order for the outer
+    ORDER BY without sorting again.
+    """
     params = Params()
     where = _where(node, params)
     if after is not None:
@@ -201,14 +213,24 @@ def _render_find(
         where = sql.and_(where, sql.paren(order.after(keys, cursor_values, after.nulls)))
     else:
         keys = order.expressions(params)
+    names = [f"k{i}" for i in range(len(keys))]
+    picked = exp.select(
+        *(col(name) for name in ROW_COLUMNS),
+        *(exp.alias_(key.copy(), name) for key, name in zip(keys, names, strict=True)),
+    ).from_(sql.qualified_table(collection.schema, collection.table))
+    picked = picked.where(where, copy=False).order_by(*order.order_by(keys), copy=False)
     document = shown.render(params) if shown is not None else document_expression()
+    picked = picked.limit(params.take("bigint"), copy=False).offset(params.take("bigint"), copy=False)
+    page_keys: list[exp.Expression] = [col(name, PAGE) for name in names]
     select = exp.select(
         exp.alias_(document, "doc"),
-        exp.alias_(sql.fn("jsonb_build_array", *(k.copy() for k in keys)), "cursor"),
-    ).from_(sql.qualified_table(collection.schema, collection.table))
-    select = select.where(where, copy=False).order_by(*order.order_by(keys), copy=False)
-    select = select.limit(params.take("bigint"), copy=False).offset(params.take("bigint"), copy=False)
-    return sql.render(select)
+        exp.alias_(sql.fn("jsonb_build_array", *(k.copy() for k in page_keys)), "cursor"),
+    ).from_(exp.Subquery(this=picked, alias=exp.TableAlias(this=exp.to_identifier(PAGE))))
+    return sql.render(select.order_by(*order.order_by(page_keys), copy=False))
+
+
+PAGE = "page"
+"""The alias of the inner query of a find: its row columns and sort keys ``k0 ... kn``."""
 
 
 MAX_OFFSET = 2**31 - 1

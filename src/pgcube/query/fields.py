@@ -219,6 +219,8 @@ def _trunc_div(a: int, b: int) -> int:
 
 ISO_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 SYSTEM_FIELDS = ("_key", "_userkey", "_created_at", "_modified_at")
+ROW_COLUMNS = (*SYSTEM_FIELDS, "data")
+"""The columns of every collection table, in order (``management.ddl`` creates them)."""
 SYSTEM_NAMES = frozenset({*SYSTEM_FIELDS, "_id"})
 """The system fields and ``_id`` (the alias of ``_key`` in filters): names no user field may take."""
 TIMESTAMP_FIELDS = frozenset({"_created_at", "_modified_at"})

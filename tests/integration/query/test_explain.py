@@ -147,3 +147,35 @@ def test_residual_ranges_never_become_gin_quals(pg: SyncPg, coll: Collection) ->
     plan = plan_of(pg, q.select.sql, q.select.params)
     conds = " ".join(str(n.get("Index Cond", "")) + str(n.get("Recheck Cond", "")) for n in nodes(plan))
     assert "jsonb_path_match" not in conds
+
+
+def built_per_node(pg: SyncPg, sql: str, params: tuple[Any, ...]) -> list[tuple[str, float]]:
+    """(node, rows) of the plan nodes that build answer documents (``jsonb_build_object`` in
+    their output), from EXPLAIN ANALYZE VERBOSE."""
+    raw = pg.fetchval("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, FORMAT JSON) " + sql, *params)
+    plan = (json.loads(raw) if isinstance(raw, str | bytes) else raw)[0]["Plan"]
+    return [
+        (n["Node Type"], n["Actual Rows"] * n["Actual Loops"])
+        for n in nodes(plan)
+        if any("jsonb_build_object" in str(o).lower() for o in n.get("Output", []))
+    ]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"sort": "n desc", "limit": 10},  # an undeclared sort key: a Sort over every row
+        {"sort": "n desc", "limit": 10, "offset": 300},
+        {"limit": 10, "offset": 300},  # the index walks 310 rows
+        {"criteria": {"color": "red"}, "sort": "n", "limit": 10, "projection": {"name": 1}},
+        {"criteria": {"flag": True}, "sort": "price desc", "limit": 10},
+    ],
+)
+def test_documents_are_built_for_the_page_only(
+    pg: SyncPg, coll: Collection, arguments: dict[str, Any]
+) -> None:
+    """ADR 0010: the page is picked first; the answer is built only for its rows."""
+    q = compile_find(coll, count=False, **arguments)
+    built = built_per_node(pg, q.select.sql, q.select.params)
+    assert built == [("Subquery Scan", 11)]
+    assert len(pg.fetch(q.select.sql, *q.select.params)) == 11

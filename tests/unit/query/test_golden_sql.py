@@ -37,9 +37,20 @@ SHAPES: dict[str, Any] = {
     "find": lambda: compile_find(COLL, {"category": "x"}, sort="price desc", limit=25).select,
     "find_projection": lambda: compile_find(COLL, None, projection={"name": 1, "addr.city": 1}).select,
     "find_json_sort": lambda: compile_find(COLL, None, sort=["rating desc", "name"]).select,
+    "find_keyset": lambda: (
+        compile_find(
+            COLL, {"category": "x"}, sort="price desc", limit=25, cursor=_token("price desc", [None, "k9"])
+        ).select
+    ),
     "update": lambda: compile_update(COLL, {"_key": "k"}, {"count:$incr": 1, "a.b": 2}).statement,
     "update_array_index": lambda: compile_update(COLL, {}, {"arr.2.x": 1, "old.1:$unset": True}).statement,
 }
+
+
+def _token(sort: str, values: list[Any]) -> str:
+    """A cursor as a previous page of this sort would have handed out."""
+    first = compile_find(COLL, None, sort=sort, count=False)
+    return first.next_cursor(json.dumps(values).encode())
 
 
 def _load() -> dict[str, str]:
@@ -81,3 +92,35 @@ def test_parameters_are_numbered_dollar_n() -> None:
     assert "$1" in sql
     assert "%s" not in sql
     assert "?" not in sql
+
+
+def test_find_builds_documents_over_the_page_only() -> None:
+    """The inner query picks the page (criteria, order, limit, offset) with row columns and
+    sort keys only; the outer one builds ``doc`` and ``cursor`` for those rows (ADR 0010)."""
+    q = compile_find(COLL, {"category": "x"}, sort="price desc", projection={"name": 1}, limit=25, offset=50)
+    outer = sqlglot.parse_one(q.select.sql, read="postgres")
+    assert isinstance(outer, sqlglot.exp.Select)
+    assert [e.alias for e in outer.expressions] == ["doc", "cursor"]
+    page = outer.args["from_"].this
+    assert isinstance(page, sqlglot.exp.Subquery)
+    assert page.alias == "page"
+    inner = page.this
+    assert [e.alias_or_name for e in inner.expressions] == [
+        "_key",
+        "_userkey",
+        "_created_at",
+        "_modified_at",
+        "data",
+        "k0",
+        "k1",
+    ]
+    assert "jsonb_build_object" not in inner.sql(dialect="postgres").lower()
+    assert "jsonb_build_object" in outer.expressions[0].sql(dialect="postgres").lower()
+    assert inner.args["limit"] is not None
+    assert inner.args["offset"] is not None
+    assert outer.args.get("limit") is None
+    assert [o.sql(dialect="postgres") for o in outer.args["order"].expressions] == [
+        "page.k0 DESC NULLS LAST",
+        "page.k1 DESC",
+    ]
+    assert q.select.params == ('$."category" == "x"', ["name"], 26, 50)
