@@ -3,9 +3,12 @@
 For each workload, in one run on one PostgreSQL:
 
 (a) pgcube over HTTP (``pgcube serve --workers 2``, access log off), loaded by wrk;
-(b) the floor: asyncpg running the same statement directly, same concurrency;
-(c) the ceiling: a trivial Litestar handler under the same server settings,
-    answering the same bytes to the same requests.
+    for a few workloads also the same app under granian (2 workers);
+(b) the floor: asyncpg running the best hand-written SQL for the same answer,
+    same concurrency (``bench.workloads``, ``bench.floor``);
+(c) the ceiling: a trivial Litestar handler under the same server settings
+    (uvicorn, and granian where pgcube ran under it too), answering the same
+    bytes to the same requests.
 
 Prints the table and rewrites the generated section of docs/benchmarks.md and
 docs/benchmarks.png. Raw results go to bench/results/ (not committed).
@@ -18,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import shutil
 import subprocess
 import sys
@@ -28,25 +32,41 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from bench import fixtures, floor, report, servers, wrk
-from bench.workloads import DEEP_PAGE, PAGE, Workload, build, floor_statement, with_cursor
+from bench.workloads import GRANIAN_WORKLOADS, PAGE, Workload, build, deep_page, with_cursor
 from pgcube.db.pool import connect
 from pgcube.settings import Settings
 
 RESULTS = servers.REPO / "bench" / "results"
 
 
+QUICK = {"docs": 20_000, "seconds": 2.0, "warmup": 0.5}
+"""``--quick``: small data, short runs — a couple of minutes, for development (never for docs/)."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--docs", type=int, default=200_000, help="documents in the read collection (200,000)")
+    size.add_argument("--docs", type=int, help="documents in the read collection (200,000)")
     size.add_argument(
         "--large", action="store_const", const=1_000_000, dest="docs", help="1,000,000 documents"
     )
-    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per run (10)")
-    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each run (2)")
+    parser.add_argument("--seconds", type=float, help="measured seconds per run (5)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds before each run (1)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"development run: {QUICK['docs']:,} documents, {QUICK['seconds']:g} s per run, "
+        f"{QUICK['warmup']:g} s warm-up; implies --no-docs",
+    )
     parser.add_argument("--only", help="comma-separated workload names (default: all)")
+    parser.add_argument(
+        "--granian",
+        default=",".join(GRANIAN_WORKLOADS),
+        help="workloads also run under granian, pgcube and the ceiling (%(default)s; 'none': skip)",
+    )
     parser.add_argument(
         "--floor-processes", type=int, default=servers.WORKERS, help="processes the floor's clients use (2)"
     )
@@ -57,7 +77,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="workload whose pgcube workers py-spy profiles for the report (get; 'none': no profile)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, scripts)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    defaults = QUICK if args.quick else {"docs": 200_000, "seconds": 5.0, "warmup": 1.0}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.no_docs = args.no_docs or args.quick
+    args.granian = set() if args.granian in ("", "none") else set(args.granian.split(","))
+    return args
 
 
 def machine() -> dict[str, Any]:
@@ -90,42 +117,68 @@ def validate(client: httpx.Client, fixture: fixtures.Fixture, workload: Workload
     return response.content
 
 
-def deep_cursor(client: httpx.Client, fixture: fixtures.Fixture) -> str:
+def deep_cursor(client: httpx.Client, fixture: fixtures.Fixture, page: int) -> str:
+    """pgcube's ``next_cursor`` after page ``page - 1`` (the cursor is pgcube's own format)."""
     body = {
         "op": "collection.find",
         "collection": fixtures.READS,
-        "page": DEEP_PAGE - 1,
+        "page": page - 1,
         "per_page": PAGE,
         "count": "none",
     }
     response = client.post(fixture.ddo_path, json=body, headers=fixture.headers)
     cursor = response.json()["meta"]["pagination"]["next_cursor"]
     if not cursor:
-        raise RuntimeError(f"no cursor after page {DEEP_PAGE - 1}: {response.text[:300]}")
+        raise RuntimeError(f"no cursor after page {page - 1}: {response.text[:300]}")
     return str(cursor)
 
 
-async def _explain(url: str, statement: floor.Statement) -> str:
+def statement(fixture: fixtures.Fixture, workload: Workload) -> floor.Statement:
+    """The workload's hand-written floor on this run's table."""
+    sql = workload.floor.sql.replace("{table}", fixture.table(workload.collection))
+    return floor.Statement(sql=sql, params=workload.floor.params, insert=workload.floor.insert)
+
+
+async def _floor_answer(url: str, statement: floor.Statement, explain: bool) -> tuple[list[Any], str]:
+    """(the floor's answer to the first variant, decoded; its plan when ``explain``)."""
     conn = await connect(Settings(), url)
     try:
-        args = statement.params[0]
-        rows = await conn.fetch("EXPLAIN (COSTS OFF) " + statement.sql, *args)
-        return "\n".join(row[0] for row in rows)
+        args = floor.arguments(statement, statement.params[0])
+        plan = ""
+        if explain:
+            rows = await conn.fetch("EXPLAIN (COSTS OFF) " + statement.sql, *args)
+            plan = "\n".join(row[0] for row in rows)
+        values = [row[0] for row in await conn.fetch(statement.sql, *args)]
+        return [msgspec.json.decode(v) if isinstance(v, bytes) else v for v in values], plan
     finally:
         await conn.close()
 
 
+def check_floor(fixture: fixtures.Fixture, workload: Workload, answer: bytes) -> str:
+    """The floor must give pgcube's answer to the first variant (documents, or the count); its plan."""
+    sql = statement(fixture, workload)
+    reads = not workload.writes and workload.floor.answer != "none"
+    values, plan = asyncio.run(_floor_answer(fixture.database_url, sql, explain=reads))
+    if not reads:
+        return plan
+    data = msgspec.json.decode(answer)["data"]
+    expected = [data["count"]] if workload.floor.answer == "count" else data
+    if values != expected:
+        raise RuntimeError(
+            f"{workload.name}: the floor's answer differs from pgcube's\n"
+            f"floor:  {str(values)[:400]}\npgcube: {str(expected)[:400]}"
+        )
+    return plan
+
+
 def measure_http(
-    binary: str,
-    server: servers.Server,
-    path: str,
-    workload: Workload,
-    args: argparse.Namespace,
-    run: Run,
-    label: str,
+    binary: str, server: servers.Server, path: str, workload: Workload, args: argparse.Namespace, run: Run
 ) -> dict[str, Any]:
+    label = server.name.replace(" ", "").replace("(", "-").replace(")", "")
     common = {"connections": workload.connections, "work": run.work, "name": f"{workload.name}-{label}"}
     headers = run.fixture.headers
+    if workload.writes:
+        fixtures.truncate(run.fixture, workload.collection)
     if args.warmup > 0:
         wrk.run(binary, server.url, path, headers, workload.encoded, seconds=args.warmup, **common)
     cpu0, pg0 = servers.cpu_seconds(server.pids()), run.postgres_cpu()
@@ -150,18 +203,21 @@ def measure_http(
 
 
 def measure_floor(
-    statement: floor.Statement, workload: Workload, args: argparse.Namespace, run: Run
+    clients: floor.Clients, workload: Workload, args: argparse.Namespace, run: Run
 ) -> dict[str, Any]:
+    if workload.writes:
+        fixtures.truncate(run.fixture, workload.collection)
     pg0 = run.postgres_cpu()
-    result = floor.run(
+    result = clients.run(
         run.fixture.database_url,
-        statement,
+        statement(run.fixture, workload),
         connections=workload.connections,
-        processes=args.floor_processes,
         warmup=args.warmup,
         seconds=args.seconds,
     )
     pg_cpu = run.postgres_cpu() - pg0
+    if result.first_error:
+        print(f"  floor {workload.name}: {result.errors} errors, e.g. {result.first_error}", flush=True)
     n = max(result.executed, 1)
     return {
         "rate": result.rate,
@@ -191,15 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": args.warmup,
         "command": "make bench"
         + ("" if argv is None and len(sys.argv) == 1 else " ARGS='" + " ".join(sys.argv[1:]) + "'"),
+        "granian_args": " ".join(servers.GRANIAN),
         "workloads": [],
     }
     print(f"work directory: {work}")
+    running: list[servers.Server] = []
     try:
         with servers.postgres(work) as (database_url, pg_description):
             results["postgres"] = pg_description
-            pgcube = servers.start_pgcube(database_url, work)
-            ceiling = None
+            secret = secrets.token_urlsafe(48)
             try:
+                running.append(pgcube := servers.start_pgcube(database_url, work, secret))
                 fixture = fixtures.make(pgcube.url, database_url)
                 print(f"loading {args.docs:,} documents ...", flush=True)
                 results["load_seconds"] = fixtures.load(fixture, args.docs)
@@ -208,22 +266,36 @@ def main(argv: list[str] | None = None) -> int:
                 with httpx.Client(base_url=pgcube.url, timeout=60) as client:
                     for workload in workloads:
                         if workload.name == "page_cursor":
-                            with_cursor(workload, deep_cursor(client, fixture))
-                        validate(client, fixture, workload, canned)
-                ceiling = servers.start_ceiling(canned, work)
+                            with_cursor(workload, deep_cursor(client, fixture, deep_page(args.docs)))
+                        workload_answer = validate(client, fixture, workload, canned)
+                        plans[workload.name] = check_floor(fixture, workload, workload_answer)
+                http: dict[str, servers.Server] = {"pgcube": pgcube}
+                running.append(ceiling := servers.start_ceiling(canned, work))
+                http["ceiling"] = ceiling
+                if args.granian & {w.name for w in workloads}:
+                    running.append(granian := servers.start_pgcube_granian(database_url, work, secret))
+                    http["pgcube-granian"] = granian
+                    with httpx.Client(base_url=granian.url, timeout=60) as client:
+                        for workload in workloads:
+                            if workload.name in args.granian and not workload.writes:
+                                validate(client, fixture, workload, work)
+                    running.append(servers.start_ceiling(canned, work, "granian"))
+                    http["ceiling-granian"] = running[-1]
                 run = Run(fixture, work, servers.postmaster_pid(database_url))
-                for workload in workloads:
-                    results["workloads"].append(run_workload(binary, pgcube, ceiling, workload, args, run))
-                    print(report.row_text(results["workloads"][-1]), flush=True)
+                with floor.Clients(args.floor_processes) as clients:
+                    for workload in workloads:
+                        entry = run_workload(binary, http, clients, workload, args, run)
+                        results["workloads"].append(entry)
+                        print(report.row_text(entry), flush=True)
             finally:
-                pgcube.stop()
-                if ceiling is not None:
-                    ceiling.stop()
+                for server in running:
+                    server.stop()
         results["elapsed_seconds"] = time.monotonic() - started
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+        (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))
         print()
         print(report.table_text(results))
+        print(f"\nthe whole run took {results['elapsed_seconds'] / 60:.1f} min")
         if not args.no_docs:
             report.write_docs(results)
             print(
@@ -235,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+plans: dict[str, str] = {}
+"""The floor's plan per workload (EXPLAIN of the first variant), found while checking its answer."""
 
 
 class Run:
@@ -251,15 +327,14 @@ class Run:
 
 def run_workload(
     binary: str,
-    pgcube: servers.Server,
-    ceiling: servers.Server,
+    http: dict[str, servers.Server],
+    clients: floor.Clients,
     workload: Workload,
     args: argparse.Namespace,
     run: Run,
 ) -> dict[str, Any]:
+    """pgcube (uvicorn, then granian), the floor, the ceiling (uvicorn, then granian), back to back."""
     fixture = run.fixture
-    statement = floor_statement(fixture, workload)
-    explain = asyncio.run(_explain(fixture.database_url, statement)) if not workload.writes else ""
     entry: dict[str, Any] = {
         "name": workload.name,
         "title": workload.title,
@@ -267,26 +342,28 @@ def run_workload(
         "connections": workload.connections,
         "docs_per_request": workload.docs_per_request,
         "unit": workload.unit,
-        "target": dict(workload.target.__dict__) if workload.target else None,
-        "sql": statement.sql,
-        "explain": explain,
+        "targets": [dict(t.__dict__) for t in workload.targets],
+        "sql": statement(fixture, workload).sql,
+        "explain": plans.get(workload.name, ""),
     }
-    if workload.writes:
-        fixtures.truncate(fixture, workload.collection)
-    entry["pgcube"] = measure_http(binary, pgcube, fixture.ddo_path, workload, args, run, "pgcube")
+    granian = workload.name in args.granian and "pgcube-granian" in http
+    ceiling_path = f"/c/{workload.name}"
+    entry["pgcube"] = measure_http(binary, http["pgcube"], fixture.ddo_path, workload, args, run)
     if args.profile == workload.name:
         try:
-            entry["profile"] = report.profile(pgcube, binary, fixture, workload, args, run.work)
-        except (
-            OSError,
-            subprocess.CalledProcessError,
-            SystemExit,
-        ) as exc:  # a report without a profile still counts
+            entry["profile"] = report.profile(http["pgcube"], binary, fixture, workload, args, run.work)
+        except (OSError, subprocess.CalledProcessError, SystemExit) as exc:  # a report without a profile
             entry["profile"] = f"(no profile: {exc})"
-    if workload.writes:
-        fixtures.truncate(fixture, workload.collection)
-    entry["floor"] = measure_floor(statement, workload, args, run)
-    entry["ceiling"] = measure_http(binary, ceiling, f"/c/{workload.name}", workload, args, run, "ceiling")
+    if granian:
+        entry["pgcube_granian"] = measure_http(
+            binary, http["pgcube-granian"], fixture.ddo_path, workload, args, run
+        )
+    entry["floor"] = measure_floor(clients, workload, args, run)
+    entry["ceiling"] = measure_http(binary, http["ceiling"], ceiling_path, workload, args, run)
+    if granian:
+        entry["ceiling_granian"] = measure_http(
+            binary, http["ceiling-granian"], ceiling_path, workload, args, run
+        )
     return entry
 
 

@@ -21,8 +21,7 @@ import httpx
 
 from bench import datagen
 from pgcube.db.pool import connect
-from pgcube.management import repository as catalog
-from pgcube.management.models import Collection
+from pgcube.management.naming import qualified
 from pgcube.settings import Settings
 
 READS = "products"
@@ -42,7 +41,11 @@ class Fixture:
     token: str
     database_id: str
     schema: str
-    collections: dict[str, Collection]
+    """The logical database's schema; each collection is the table of the same name in it (docs/psql.md)."""
+
+    def table(self, collection: str) -> str:
+        """``"schema"."collection"``."""
+        return qualified(self.schema, collection)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -102,32 +105,29 @@ def make(base_url: str, database_url: str) -> Fixture:
             201,
         )
     database_id = created["database"]["id"]
-    found = asyncio.run(_collections(database_url, database_id))
+    schema = asyncio.run(_schema(database_url, database_id))
     return Fixture(
         base_url=base_url,
         database_url=database_url,
         token=token,
         database_id=database_id,
-        schema=created["database"]["dbName"],
-        collections=found,
+        schema=schema,
     )
 
 
-async def _collections(database_url: str, database_id: str) -> dict[str, Collection]:
+async def _schema(database_url: str, database_id: str) -> str:
+    """The schema of the logical database (the control plane's ``pgcube.databases``, docs/psql.md)."""
     conn = await asyncpg.connect(database_url)
     try:
-        account_id = await conn.fetchval(
-            "SELECT account_id::text FROM pgcube.databases WHERE id = $1", database_id
+        schema: str = await conn.fetchval(
+            "SELECT schema_name FROM pgcube.databases WHERE id = $1", database_id
         )
-        database = await catalog.fetch_database(conn, account_id=account_id, database_id=database_id)
-        assert database is not None
-        return {c.name: c for c in await catalog.fetch_collections(conn, database)}
+        return schema
     finally:
         await conn.close()
 
 
 async def _load(fixture: Fixture, n: int) -> float:
-    collection = fixture.collections[READS]
     conn = await connect(Settings(), fixture.database_url)
     try:
         await conn.execute("SET statement_timeout = 0")  # a loading connection, not a request's
@@ -135,13 +135,13 @@ async def _load(fixture: Fixture, n: int) -> float:
         batch = 50_000
         for start in range(0, n, batch):
             await conn.copy_records_to_table(
-                collection.table_name,
-                schema_name=collection.schema_name,
+                READS,
+                schema_name=fixture.schema,
                 columns=["_key", "_userkey", "_created_at", "_modified_at", "data"],
                 records=list(datagen.rows(min(batch, n - start), start=start)),
             )
-        await conn.execute(f"VACUUM ANALYZE {collection.sql_table}")
-        await conn.execute(f"VACUUM ANALYZE {fixture.collections[WRITES].sql_table}")
+        await conn.execute(f"VACUUM ANALYZE {fixture.table(READS)}")
+        await conn.execute(f"VACUUM ANALYZE {fixture.table(WRITES)}")
         return time.perf_counter() - started
     finally:
         await conn.close()
@@ -155,8 +155,8 @@ def load(fixture: Fixture, n: int) -> float:
 async def _truncate(fixture: Fixture, name: str) -> None:
     conn = await asyncpg.connect(fixture.database_url)
     try:
-        await conn.execute(f"TRUNCATE {fixture.collections[name].sql_table}")
-        await conn.execute(f"VACUUM ANALYZE {fixture.collections[name].sql_table}")
+        await conn.execute(f"TRUNCATE {fixture.table(name)}")
+        await conn.execute(f"VACUUM ANALYZE {fixture.table(name)}")
     finally:
         await conn.close()
 

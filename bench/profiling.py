@@ -2,12 +2,18 @@
 
 ``python -m bench --only get --profile get`` records the workers (``py-spy
 record --subprocesses``) while wrk runs the workload, keeps the collapsed
-stacks and a flame graph in bench/results/, and returns a Markdown summary:
-the share of samples per layer and the heaviest functions (inclusive).
+stacks in bench/results/ (any flame-graph tool reads them), and returns a
+Markdown summary: the share of samples per step of a request.
+
+Steps are told apart by module path only — ``pgcube/auth/``, ``pgcube/db/``,
+``asyncpg/``, ``litestar/`` … — never by function or file names inside a
+package, so the summary keeps working while the modules under those paths are
+rewritten.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -20,46 +26,74 @@ from bench import servers, wrk
 
 RESULTS = servers.REPO / "bench" / "results"
 
-# Where a sample's time goes: the innermost frame that is not a library pgcube calls into
-# (asyncpg, PyJWT, msgspec, ...) names the step. Order matters: first match wins.
-_TRANSPARENT = ("asyncpg/", "jwt/", "msgspec", "json/", "uuid.py", "hmac.py", "base64.py", "hashlib", "re/", "enum.py",
-                "typing.py", "functools.py", "abc.py", "contextlib.py", "_weakrefset.py")  # fmt: skip
-_STEPS = [
-    ("transaction: acquire, BEGIN, SET LOCAL", ("db/transaction.py (begin", "db/transaction.py (acquire", "api/deps.py (acquire")),
-    ("transaction: COMMIT, release", ("db/transaction.py (finish", "db/transaction.py (release")),
-    ("transaction (other)", ("db/transaction.py", "api/deps.py")),
-    ("authentication (token / key)", ("pgcube/auth/",)),
-    ("rate limit", ("pgcube/ratelimit/", "api/ratelimit.py (provide_limited")),
-    ("catalog look-up", ("pgcube/management/",)),
-    ("query compiler", ("pgcube/query/",)),
-    ("document statements", ("data/repository.py",)),
-    ("request parsing (DDO body)", ("pgcube/schemas/",)),
-    ("answer (envelope, pagination)", ("api/responses.py", "data/pagination.py")),
+# A sample is charged to the innermost frame of pgcube's own code: the calls a step makes
+# into libraries (asyncpg, PyJWT, msgspec, the standard library) count as that step's.
+# Samples with no pgcube frame go to the innermost framework or driver frame. First match wins.
+PGCUBE_STEPS = [
+    ("authentication (pgcube/auth/)", ("pgcube/auth/",)),
+    ("rate limit (pgcube/ratelimit/)", ("pgcube/ratelimit/",)),
+    ("catalog (pgcube/management/)", ("pgcube/management/",)),
+    ("compiler (pgcube/query/, pgcube/mutate/)", ("pgcube/query/", "pgcube/mutate/")),
+    ("statements (pgcube/data/)", ("pgcube/data/",)),
+    ("transaction, pool (pgcube/db/)", ("pgcube/db/",)),
+    ("request decoding (pgcube/schemas/)", ("pgcube/schemas/",)),
+    ("handlers, ops (pgcube/api/)", ("pgcube/api/",)),
     ("pgcube, other", ("pgcube/",)),
+]
+OUTSIDE_STEPS = [
+    ("asyncpg, outside a pgcube call (protocol callbacks)", ("asyncpg/",)),
     ("Litestar (routing, DI, request, response)", ("litestar/",)),
-    ("uvicorn / httptools (HTTP)", ("uvicorn/", "httptools")),
-    ("event loop", ("asyncio/", "uvloop", "anyio/")),
-]  # fmt: skip
+    ("HTTP server (uvicorn, httptools, granian)", ("uvicorn/", "httptools/", "granian/")),
+    ("event loop (asyncio, uvloop, anyio)", ("asyncio/", "uvloop/", "anyio/")),
+]
+OTHER = "other (interpreter, C)"
+
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*?)(?::\d+)?\)$")
+_STDLIB = re.compile(r"/python3\.\d+/")
 
 
-def _frame_key(frame: str) -> str:
-    """``function (path/to/module.py:line)`` → ``path/to/module.py (function``, for matching."""
-    name, _, where = frame.rpartition(" (")
-    return f"{where.split(':')[0]} ({name.strip()}"
+def module_path(frame: str) -> str:
+    """``function (/any/where/site-packages/asyncpg/pool.py:123)`` → ``asyncpg/pool.py``.
+
+    The part of the path a module is imported by: after ``site-packages/`` (installed
+    packages), ``src/`` (pgcube in a checkout) or the standard library's directory.
+    """
+    match = _FRAME.match(frame)
+    path = (match.group("path") if match else frame).replace("\\", "/")
+    for marker in ("site-packages/", "dist-packages/"):
+        if marker in path:
+            return path.rsplit(marker, 1)[1]
+    if "/src/pgcube/" in path:
+        return path.rsplit("/src/", 1)[1]
+    stdlib = list(_STDLIB.finditer(path))
+    if stdlib:
+        return path[stdlib[-1].end() :]
+    return path
+
+
+def _match(path: str, steps: list[tuple[str, tuple[str, ...]]]) -> str | None:
+    for step, prefixes in steps:
+        if path.startswith(prefixes):
+            return step
+    return None
 
 
 def step_of(frames: list[str]) -> str:
-    for frame in reversed(frames):
-        key = _frame_key(frame)
-        if any(t in key for t in _TRANSPARENT):
-            continue
-        for step, needles in _STEPS:
-            if any(n in key for n in needles):
-                return step
-    return "other (interpreter, C)"
+    """The step a sample's stack (outermost frame first) is charged to."""
+    paths = [module_path(frame) for frame in frames]
+    for path in reversed(paths):
+        step = _match(path, PGCUBE_STEPS)
+        if step:
+            return step
+    for path in reversed(paths):
+        step = _match(path, OUTSIDE_STEPS)
+        if step:
+            return step
+    return OTHER
 
 
-def summarize(collapsed: str) -> str:
+def shares(collapsed: str) -> tuple[int, Counter[str]]:
+    """(samples, samples per step) of py-spy's collapsed stacks (``frame;frame;... count``)."""
     samples = 0
     steps: Counter[str] = Counter()
     for line in collapsed.splitlines():
@@ -69,12 +103,18 @@ def summarize(collapsed: str) -> str:
         count = int(count_text)
         samples += count
         steps[step_of(stack.split(";"))] += count
+    return samples, steps
+
+
+def summarize(collapsed: str, rate: int = 200) -> str:
+    samples, steps = shares(collapsed)
     if not samples:
         return "(no samples)"
     lines = [
-        f"py-spy, {samples:,} samples at 200 Hz of both workers while wrk ran the workload; each "
-        "sample is charged to the step of pgcube it was in (the calls a step makes into asyncpg, "
-        "PyJWT or msgspec count as that step's).",
+        f"py-spy, {samples:,} samples at {rate} Hz of both workers while wrk ran the workload; each "
+        "sample is charged to the step of pgcube it was in, told by module path (the calls a step "
+        "makes into asyncpg, PyJWT or msgspec count as that step's); samples outside pgcube's code "
+        "go to the framework, the server or the driver.",
         "",
         "| step | share of the workers' time |",
         "|---|--:|",
@@ -95,8 +135,8 @@ def profile_workload(
 ) -> str:
     RESULTS.mkdir(parents=True, exist_ok=True)
     raw = RESULTS / f"profile-{workload.name}.txt"
-    svg = RESULTS / f"profile-{workload.name}.svg"
-    seconds = max(5, round(args.seconds))
+    seconds = max(3, round(args.seconds))
+    rate = 200
 
     def load() -> None:
         wrk.run(
@@ -113,12 +153,13 @@ def profile_workload(
 
     loader = threading.Thread(target=load)
     loader.start()
-    base = [_py_spy(), "record", "--pid", str(pgcube.process.pid), "--subprocesses", "--rate", "200",
-            "--duration", str(seconds), "--nonblocking"]  # fmt: skip
-    subprocess.run([*base, "--format", "raw", "--output", str(raw)], check=True, capture_output=True)
-    loader.join()
-    loader = threading.Thread(target=load)
-    loader.start()
-    subprocess.run([*base, "--output", str(svg)], check=True, capture_output=True)
-    loader.join()
-    return summarize(raw.read_text()) + f"\n\nFlame graph: `bench/results/{svg.name}` (not committed)."
+    argv = [_py_spy(), "record", "--pid", str(pgcube.process.pid), "--subprocesses", "--rate", str(rate),
+            "--duration", str(seconds), "--nonblocking", "--format", "raw", "--output", str(raw)]  # fmt: skip
+    try:
+        subprocess.run(argv, check=True, capture_output=True)
+    finally:
+        loader.join()
+    return (
+        summarize(raw.read_text(), rate)
+        + f"\n\nCollapsed stacks: `bench/results/{raw.name}` (not committed; any flame-graph tool reads them)."
+    )

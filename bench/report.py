@@ -41,11 +41,20 @@ def indexes(plan: str) -> str:
     return ", ".join(dict.fromkeys(found)) or "—"
 
 
-def verdict(entry: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> tuple[str, bool] | None:
-    """(what was measured against the target, met?) or None when the workload has no target."""
-    target = entry.get("target")
-    if not target:
-        return None
+def verdicts(
+    entry: dict[str, Any], by_name: dict[str, dict[str, Any]]
+) -> list[tuple[dict[str, Any], str, bool]]:
+    """Each target of the workload: (the target, what was measured against it, met?)."""
+    out = []
+    for target in entry.get("targets") or []:
+        text, met = _verdict(entry, target, by_name)
+        out.append((target, text, met))
+    return out
+
+
+def _verdict(
+    entry: dict[str, Any], target: dict[str, Any], by_name: dict[str, dict[str, Any]]
+) -> tuple[str, bool]:
     metric, wanted = target["metric"], target["ratio"]
     if metric == "latency":
         base = by_name.get("page1")
@@ -53,6 +62,9 @@ def verdict(entry: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> tuple[
             return "page 1 not measured", False
         times = entry["pgcube"]["p50_us"] / max(base["pgcube"]["p50_us"], 1)
         return f"{times:.2f}x page 1's p50", times <= 1 / wanted
+    if metric == "cpu":
+        used = entry["pgcube"]["cpu_us"]["server"]
+        return f"{used / 1000:.2f} ms of worker CPU per request", used <= wanted
     measured = ratio(entry, metric)
     met = measured >= wanted
     text = f"{measured:.0%} of the {metric}"
@@ -60,7 +72,7 @@ def verdict(entry: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> tuple[
     if index:
         uses = f'"{index}"' in entry.get("explain", "")
         met = met and uses
-        text += f", `{index}` used" if uses else f", `{index}` NOT used"
+        text += f", `{index}` in the floor's plan" if uses else f", `{index}` NOT in the floor's plan"
     return text, met
 
 
@@ -87,15 +99,37 @@ def table_text(results: dict[str, Any]) -> str:
     )
     lines = [header, "-" * len(header)]
     for e in results["workloads"]:
-        v = verdict(e, by_name)
-        target = "" if v is None else ("MET  " if v[1] else "MISS ") + v[0]
+        target = "; ".join(("MET " if met else "MISS ") + text for _, text, met in verdicts(e, by_name))
         lines.append(
             f"{e['name']:<13} {e['unit']:<6} {rate(e, 'pgcube'):>9,.0f} {_ms(e['pgcube']['p50_us']):>7} "
             f"{_ms(e['pgcube']['p99_us']):>7} {rate(e, 'floor'):>9,.0f} {_ms(e['floor']['p50_us']):>7} "
             f"{rate(e, 'ceiling'):>9,.0f} {_ms(e['ceiling']['p50_us']):>7} {ratio(e, 'floor'):>7.0%} "
             f"{ratio(e, 'ceiling'):>6.0%}  {target}"
         )
+    servers_text = servers_table_text(results)
+    return "\n".join(lines) + ("\n\n" + servers_text if servers_text else "")
+
+
+def servers_table_text(results: dict[str, Any]) -> str:
+    rows = [e for e in results["workloads"] if "pgcube_granian" in e]
+    if not rows:
+        return ""
+    lines = [
+        f"{'uvicorn vs granian':<13} {'pgcube uv':>10} {'granian':>9} {'gr/uv':>6} {'CPU µs uv':>10} "
+        f"{'granian':>8} {'ceiling uv':>11} {'granian':>9} {'gr/uv':>6}"
+    ]
+    for e in rows:
+        pu, pg, cu, cg = e["pgcube"], e["pgcube_granian"], e["ceiling"], e["ceiling_granian"]
+        lines.append(
+            f"{e['name']:<13} {pu['rate']:>10,.0f} {pg['rate']:>9,.0f} {_over(pg, pu):>6.0%} "
+            f"{pu['cpu_us']['server']:>10,.0f} {pg['cpu_us']['server']:>8,.0f} {cu['rate']:>11,.0f} "
+            f"{cg['rate']:>9,.0f} {_over(cg, cu):>6.0%}"
+        )
     return "\n".join(lines)
+
+
+def _over(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return float(a["rate"] / b["rate"]) if b["rate"] else 0.0
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -113,10 +147,10 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "* **pgcube**: `pgcube serve --workers 2` (uvicorn, production settings, access log off), "
         "DDO requests (`POST /api/{database_id}`) with a bearer token, loaded by wrk.",
-        "* **floor**: asyncpg running the statement pgcube's own code emits for the same request "
-        "(captured, not rewritten), on connections configured like pgcube's pool, with the same "
-        "number of concurrent clients over 2 processes: no HTTP, no authentication, no catalog look-up, "
-        "no transaction block.",
+        "* **floor**: asyncpg running the best SQL written by hand for the same answer (`bench/workloads.py`; "
+        "checked against pgcube's answer before measuring), on connections configured like pgcube's pool, "
+        "with the same number of concurrent clients over 2 processes: no HTTP, no authentication, no "
+        "catalog look-up, no transaction block. A better plan in pgcube raises pgcube, never the floor.",
         "* **ceiling**: a trivial Litestar handler (`bench/ceiling.py`) under the same uvicorn settings, "
         "decoding the same request bodies and answering the bytes pgcube answered.",
         "",
@@ -136,19 +170,17 @@ def markdown(results: dict[str, Any]) -> str:
             ]
         cells += [f"{ratio(e, 'floor'):.0%}", f"{ratio(e, 'ceiling'):.0%}"]
         out.append("| " + " | ".join(cells) + " |")
-    out += ["", "### Targets", "", "| workload | target | measured | met |", "|---|---|---|---|"]
-    for e in results["workloads"]:
-        v = verdict(e, by_name)
-        if v is not None:
-            out.append(f"| {e['title']} | {e['target']['text']} | {v[0]} | {'yes' if v[1] else '**no**'} |")
+    out += targets_markdown(results, by_name)
+    out += servers_markdown(results)
     out += [
         "",
         "![pgcube vs floor vs ceiling](benchmarks.png)",
         "",
         "### What each workload sends, and the plan PostgreSQL chose",
         "",
-        "`EXPLAIN (COSTS OFF)` of the floor's statement with the first variant's parameters, on the "
-        "same connection settings as pgcube's (`plan_cache_mode = force_custom_plan`).",
+        "`EXPLAIN (COSTS OFF)` of the floor's hand-written statement with the first variant's parameters, "
+        "on the same connection settings as pgcube's (`plan_cache_mode = force_custom_plan`). pgcube's own "
+        "statements are in its EXPLAIN tests and `docs/psql.md`.",
         "",
         "| workload | request | access path |",
         "|---|---|---|",
@@ -183,8 +215,8 @@ def markdown(results: dict[str, Any]) -> str:
     errors = [
         f"{e['name']} {side}: {e[side]['errors']}"
         for e in results["workloads"]
-        for side in ("pgcube", "floor", "ceiling")
-        if e[side]["errors"]
+        for side in ("pgcube", "pgcube_granian", "floor", "ceiling", "ceiling_granian")
+        if side in e and e[side]["errors"]
     ]
     out += ["", "Errors: " + ("; ".join(errors) if errors else "none (every response was a 2xx)."), ""]
     if any("profile" in e for e in results["workloads"]):
@@ -192,6 +224,51 @@ def markdown(results: dict[str, Any]) -> str:
             if "profile" in e:
                 out += [f"### Profile of pgcube's workers: {e['title']}", "", e["profile"], ""]
     return "\n".join(out)
+
+
+def targets_markdown(results: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "### Targets",
+        "",
+        "Ratios of throughputs measured back to back in this run; the CPU figure is the kernel's "
+        "account of pgcube's worker processes per request.",
+        "",
+        "| workload | target | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for e in results["workloads"]:
+        for target, text, met in verdicts(e, by_name):
+            out.append(f"| {e['title']} | {target['text']} | {text} | {'✅ yes' if met else '❌ **no**'} |")
+    return out
+
+
+def servers_markdown(results: dict[str, Any]) -> list[str]:
+    rows = [e for e in results["workloads"] if "pgcube_granian" in e]
+    if not rows:
+        return []
+    out = [
+        "",
+        "### HTTP server: uvicorn vs granian",
+        "",
+        "The same ASGI apps with 2 workers, measured back to back in this run: pgcube "
+        "(`pgcube.asgi:app`, `pgcube serve`'s environment) and the ceiling, under uvicorn as "
+        "`pgcube serve` runs it (httptools, uvloop) and under granian "
+        f"(`granian {results.get('granian_args', '')} --workers 2`). "
+        "Worker CPU is µs per request. The decision: `docs/adr/0011-http-server.md`.",
+        "",
+        "| workload | pgcube, uvicorn | pgcube, granian | granian/uvicorn | worker CPU, uvicorn | "
+        "worker CPU, granian | ceiling, uvicorn | ceiling, granian | granian/uvicorn |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for e in rows:
+        pu, pg, cu, cg = e["pgcube"], e["pgcube_granian"], e["ceiling"], e["ceiling_granian"]
+        out.append(
+            f"| {e['title']} | {pu['rate']:,.0f} | {pg['rate']:,.0f} | {_over(pg, pu):.0%} | "
+            f"{pu['cpu_us']['server']:,.0f} | {pg['cpu_us']['server']:,.0f} | {cu['rate']:,.0f} | "
+            f"{cg['rate']:,.0f} | {_over(cg, cu):.0%} |"
+        )
+    return out
 
 
 def write_docs(results: dict[str, Any]) -> None:
@@ -255,7 +332,7 @@ def plot(results: dict[str, Any]) -> None:
     left.grid(axis="x", which="both", alpha=0.2)
     right.grid(axis="x", which="both", alpha=0.2)
     fig.suptitle(
-        f"pgcube vs floor (asyncpg, same SQL) vs ceiling (trivial Litestar) — {results['docs']:,} docs, "
+        f"pgcube vs floor (asyncpg, best SQL) vs ceiling (trivial Litestar) — {results['docs']:,} docs, "
         f"{results['machine']['cores']} cores, {results['when']}",
         fontsize=10,
     )

@@ -4,8 +4,12 @@
   directory, or the server of ``PGCUBE_BENCH_DATABASE_URL``; either way a
   scratch database of its own, dropped at the end.
 * pgcube: ``python -m pgcube.cli serve --workers 2`` as a user runs it in
-  production (``PGCUBE_ENVIRONMENT=production``, access log off).
-* The ceiling: ``bench.ceiling:app`` under uvicorn with the same settings.
+  production (``PGCUBE_ENVIRONMENT=production``, access log off) — uvicorn.
+* pgcube under granian: the same ASGI app (``pgcube.asgi:app``), the same
+  environment and 2 workers, served by granian's CLI (``GRANIAN``), to compare
+  the two servers in one run (docs/adr/0011-http-server.md).
+* The ceiling: ``bench.ceiling:app`` under uvicorn with the same settings, and
+  under granian.
 """
 
 from __future__ import annotations
@@ -29,6 +33,21 @@ from pgcube.db.urls import with_database
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = 2
+SERVERS = ("uvicorn", "granian")
+
+GRANIAN = [
+    "--interface", "asgi",
+    "--http", "1",  # what uvicorn speaks; "auto" also sniffs for HTTP/2 on every connection
+    "--no-ws",
+    "--loop", "uvloop",  # as uvicorn's "auto" picks (with httptools)
+    "--runtime-mode", "st",  # one Rust thread per worker: the Python side is the bottleneck anyway
+    "--log-level", "warning",
+    "--no-access-log",
+    "--workers-kill-timeout", "30",
+]  # fmt: skip
+"""granian's settings for a fair comparison with uvicorn + httptools + uvloop (``pgcube serve``).
+Backpressure stays at its default (backlog / workers = 512 requests per worker): far above
+the benchmark's concurrency, so it never queues a request that uvicorn would take."""
 
 
 def free_port() -> int:
@@ -130,14 +149,14 @@ class Server:
         self._log.close()
 
 
-def start_pgcube(database_url: str, work: Path, jwt_secret: str | None = None) -> Server:
-    port = free_port()
-    env = {
+def pgcube_env(database_url: str, work: Path, jwt_secret: str) -> dict[str, str]:
+    """pgcube's environment in a run: production settings, the run's database and secret."""
+    return {
         **os.environ,
         "PGCUBE_DATABASE_URL": database_url,
         "PGCUBE_DATA_DIR": str(work / "pgcube"),
         "PGCUBE_ENVIRONMENT": "production",
-        "PGCUBE_JWT_SECRET": jwt_secret or secrets.token_urlsafe(48),
+        "PGCUBE_JWT_SECRET": jwt_secret,
         "PGCUBE_ACCESS_LOG": "false",
         "PGCUBE_LOG_LEVEL": "warning",
         # One token for the whole run; the benchmark measures documents, not the limiter.
@@ -145,36 +164,60 @@ def start_pgcube(database_url: str, work: Path, jwt_secret: str | None = None) -
         "PGCUBE_RATE_LIMIT_REQUESTS": str(10**9),
         "PGCUBE_RATE_LIMIT_CORE_REQUESTS": str(10**9),
     }
+
+
+def start_pgcube(database_url: str, work: Path, jwt_secret: str | None = None) -> Server:
+    """``pgcube serve --workers 2``: uvicorn, as the product runs (migrations first)."""
+    port = free_port()
+    env = pgcube_env(database_url, work, jwt_secret or secrets.token_urlsafe(48))
     argv = [sys.executable, "-m", "pgcube.cli", "serve", "--workers", str(WORKERS), "--port", str(port)]
     server = Server("pgcube", argv, env, port, work / "pgcube.log")
     server.wait_ready("/ready")
     return server
 
 
-def start_ceiling(canned_dir: Path, work: Path) -> Server:
-    """The trivial Litestar app under uvicorn, configured like ``pgcube serve``."""
+def _granian(app: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "granian", *GRANIAN, "--workers", str(WORKERS), "--port", str(port), app]
+
+
+def start_pgcube_granian(database_url: str, work: Path, jwt_secret: str) -> Server:
+    """The same app under granian, with ``pgcube serve``'s environment (migrations already ran)."""
+    port = free_port()
+    env = {**pgcube_env(database_url, work, jwt_secret), "PGCUBE_MIGRATE_ON_START": "false"}
+    server = Server(
+        "pgcube (granian)", _granian("pgcube.asgi:app", port), env, port, work / "pgcube-granian.log"
+    )
+    server.wait_ready("/ready")
+    return server
+
+
+def start_ceiling(canned_dir: Path, work: Path, server: str = "uvicorn") -> Server:
+    """The trivial Litestar app under uvicorn, configured like ``pgcube serve`` (or under granian)."""
     port = free_port()
     env = {**os.environ, "BENCH_CANNED_DIR": str(canned_dir)}
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.ceiling:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(WORKERS),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "30",
-    ]
-    server = Server("ceiling", argv, env, port, work / "ceiling.log")
-    server.wait_ready("/health")
-    return server
+    if server == "granian":
+        argv = _granian("bench.ceiling:app", port)
+    else:
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.ceiling:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "30",
+        ]
+    ceiling = Server(f"ceiling ({server})", argv, env, port, work / f"ceiling-{server}.log")
+    ceiling.wait_ready("/health")
+    return ceiling
 
 
 def cpu_seconds(pids: list[int]) -> float:
