@@ -47,7 +47,10 @@ def test_collection_script_has_the_columns_and_indexes_of_spec_10() -> None:
         'CONSTRAINT "users$pkey" PRIMARY KEY (_key)',
     ):
         assert column in text
-    assert 'CREATE INDEX "users$data" ON "s_1"."users" USING gin (data jsonb_path_ops)' in text
+    assert (
+        'CREATE INDEX "users$data" ON "s_1"."users" USING gin (data jsonb_path_ops)'
+        " WITH (gin_pending_list_limit = 64)" in text
+    )
     assert 'CREATE INDEX "users$created" ON "s_1"."users" (_created_at, _key)' in text
     assert f'CREATE INDEX "users$f$email" ON "s_1"."users" {index_definition_sql("email", "string")}' in text
     assert "users$f$tags" not in text
@@ -154,3 +157,13 @@ def test_nested_fields_under_an_object_are_fine() -> None:
         ]
     )
     assert [spec.indexed for spec in definition.fields] == [False, True]
+
+
+def test_the_gin_upgrade_sets_what_new_indexes_get() -> None:
+    """Collections made before ADR 0010 get the GIN options of new ones (run for real in
+    tests/integration/query/test_gin_after_writes.py)."""
+    text = ddl.upgrade_gin_indexes(lock_timeout_ms=250)
+    assert f"SET ({ddl.GIN_OPTIONS})" in text
+    assert "ARRAY['gin_pending_list_limit=64']" in text
+    assert "SET LOCAL lock_timeout = 250" in text
+    assert "lock_not_available" in text
