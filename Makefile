@@ -41,17 +41,21 @@ migrate: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/pgcube openapi > docs/openapi.json
 
-## Benchmarks (docs/benchmarks.md): requests against the floor and the ceiling (ARGS='--large' for
-## 1M docs), then the bulk import (IMPORT_ARGS) and the 50-client load run.
+## Benchmarks (docs/benchmarks.md), ~10 min: requests against the floor and the ceiling, uvicorn vs
+## granian (ARGS='--large' for 1M docs), then the bulk import (IMPORT_ARGS) and the 50-client load run.
+## ARGS=--quick: a couple of minutes of small data and short runs, for development; docs/ left alone.
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
+BENCH_QUICK = $(if $(findstring --quick,$(ARGS)),--quick)
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench $(ARGS)
-	$(BIN)/python -m bench.import_bench $(IMPORT_ARGS)
-	$(BIN)/python -m bench.load --write-docs
+	@started=$$(date +%s); \
+	$(BIN)/python -m bench $(ARGS) && \
+	$(BIN)/python -m bench.import_bench $(BENCH_QUICK) $(IMPORT_ARGS) && \
+	$(BIN)/python -m bench.load $(if $(BENCH_QUICK),--quick,--write-docs); \
+	status=$$?; echo "make bench: $$(( $$(date +%s) - started )) s"; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

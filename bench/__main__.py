@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="workloads also run under granian, pgcube and the ceiling (%(default)s; 'none': skip)",
     )
     parser.add_argument(
+        "--server-rounds",
+        type=int,
+        default=1,
+        help="extra uvicorn/granian pairs, alternated, for the server comparison (1: none beyond the first)",
+    )
+    parser.add_argument(
         "--floor-processes", type=int, default=servers.WORKERS, help="processes the floor's clients use (2)"
     )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
@@ -364,7 +370,29 @@ def run_workload(
         entry["ceiling_granian"] = measure_http(
             binary, http["ceiling-granian"], ceiling_path, workload, args, run
         )
+        entry["server_rounds"] = [server_round(entry)]
+        for _ in range(args.server_rounds - 1):  # uvicorn and granian alternated again, same order
+            extra = {
+                "pgcube": measure_http(binary, http["pgcube"], fixture.ddo_path, workload, args, run),
+                "pgcube_granian": measure_http(
+                    binary, http["pgcube-granian"], fixture.ddo_path, workload, args, run
+                ),
+                "ceiling": measure_http(binary, http["ceiling"], ceiling_path, workload, args, run),
+                "ceiling_granian": measure_http(
+                    binary, http["ceiling-granian"], ceiling_path, workload, args, run
+                ),
+            }
+            entry["server_rounds"].append(server_round(extra))
     return entry
+
+
+def server_round(entry: dict[str, Any]) -> dict[str, float]:
+    """Throughput and worker CPU per request of each side of one uvicorn/granian pair."""
+    return {
+        f"{side}_{what}": entry[side]["rate"] if what == "rate" else entry[side]["cpu_us"]["server"]
+        for side in ("pgcube", "pgcube_granian", "ceiling", "ceiling_granian")
+        for what in ("rate", "cpu")
+    }
 
 
 if __name__ == "__main__":

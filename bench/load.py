@@ -1,6 +1,6 @@
 """Load run (RELIABILITY F8): 50 concurrent clients of mixed CRUD against ``pgcube serve``.
 
-Run: ``.venv/bin/python -m bench.load [--clients 50] [--seconds 45] [--write-docs]``.
+Run: ``.venv/bin/python -m bench.load [--clients 50] [--seconds 20] [--quick] [--write-docs]``.
 
 Each client has an API key of its own (the default rate limits stay on: the
 run also shows what the limiter's fast path costs) and loops over a mix of
@@ -394,11 +394,14 @@ def write_docs(section: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=45.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds (20)")
+    parser.add_argument("--quick", action="store_true", help="development run: 5 s, docs/ left alone")
     parser.add_argument(
         "--write-docs", action="store_true", help="rewrite the load section of docs/benchmarks.md"
     )
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.write_docs = 5.0, False
     with tempfile.TemporaryDirectory(prefix="pgcube-load-") as tmp:
         work = Path(tmp)
         with postgres(work) as (database_url, database):

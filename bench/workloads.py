@@ -22,7 +22,6 @@ import msgspec
 
 from bench import datagen
 from bench.fixtures import READS, WRITES
-from pgcube.management.ddl import field_index_name, gin_index_name
 from pgcube.query.fields import index_definition_sql
 
 CONNECTIONS = 16
@@ -85,13 +84,15 @@ class Floor:
 @dataclass(frozen=True)
 class Target:
     """A goal of the issue: ``metric`` (``floor``, ``ceiling``, ``latency``, ``cpu``) at least ``ratio``
-    (for ``cpu``: at most ``ratio`` µs of worker CPU per request)."""
+    (for ``cpu``: at most ``ratio`` µs of worker CPU per request).
+
+    The index each of pgcube's query shapes uses is pinned by pgcube's EXPLAIN tests; the
+    report shows the floor's plan (PostgreSQL's choice for the best SQL), not pgcube's.
+    """
 
     metric: str
     ratio: float
     text: str
-    index: str | None = None
-    """An index the plan must use (its name), for targets that name one."""
 
 
 @dataclass
@@ -144,8 +145,9 @@ def build(n: int, seed: int = datagen.SEED) -> list[Workload]:
     """
     rnd = random.Random(seed)
     keys = [datagen.key(rnd.randrange(n)) for _ in range(VARIANTS)]
-    # Category (1 in 20) and the supplier's country (1 in 10): ~n/200 matches, few enough
-    # that PostgreSQL answers from the GIN index rather than by walking the sort's index.
+    # Category (1 in 20) and the supplier's country (1 in 10): ~n/200 matches. For the
+    # floor's containment PostgreSQL picks between the GIN index and walking the default
+    # sort's index until 25 match (its choice is in the report's plans).
     pairs = [(c, k) for c in datagen.CATEGORIES for k in datagen.COUNTRIES]
     lows = [rnd.randrange(1, datagen.PRICE_MAX - 20) for _ in range(VARIANTS)]
     fresh = datagen.new_documents(VARIANTS + 4 * BATCH, seed)
@@ -181,7 +183,7 @@ def build(n: int, seed: int = datagen.SEED) -> list[Workload]:
                 _page_of("data @> $1", NEWEST),
                 [(_jsonb({"category": c, "supplier": {"country": k}}),) for c, k in pairs],
             ),
-            targets=[Target("floor", 0.80, "≥ 80 % of the floor (GIN)", index=gin_index_name(READS))],
+            targets=[Target("floor", 0.80, "≥ 80 % of the floor")],
             note=f'`{{category, supplier.country}}` (~{n // 200:,} matches), `limit 25`, `count: "none"`',
         ),
         Workload(
@@ -197,14 +199,7 @@ def build(n: int, seed: int = datagen.SEED) -> list[Workload]:
                 _page_of(f"{price} >= $1 AND {price} < $2", price_order),
                 [(Decimal(lo), Decimal(lo + 10)) for lo in lows],
             ),
-            targets=[
-                Target(
-                    "floor",
-                    0.60,
-                    "≥ 60 % of the floor, B-tree in the plan",
-                    index=field_index_name(READS, "price"),
-                )
-            ],
+            targets=[Target("floor", 0.60, "≥ 60 % of the floor")],
             note='`price` in [lo, lo+10), `sort: "price asc"`, `limit 25`, `count: "none"`',
         ),
         Workload(
