@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from pgcube.api.openapi import document_error_responses
 from pgcube.api.ratelimit import CoreRateLimitMiddleware, provide_limited_principal, start_rate_limits
 from pgcube.auth.guards import provide_jwt_principal
 from pgcube.auth.setup import accounts_lifespan
+from pgcube.control_plane_cache import start_invalidation
 from pgcube.data.maintenance import maintenance_loop
 from pgcube.db import migrations
 from pgcube.db.checks import warn_if_not_durable
@@ -86,12 +88,19 @@ def lifespan_for(settings: Settings) -> Any:
                 await anyio.to_thread.run_sync(migrations.upgrade, database.url)
             app.state.pool = await create_pool(settings, database.url)
             await warn_if_not_durable(app.state.pool)
+            # Caches of keys and the catalog are used only while this listener hears PostgreSQL.
+            listener = await start_invalidation(database.url)
             housekeeping = asyncio.create_task(maintenance_loop(app.state.pool, settings))
+            key_usage = asyncio.create_task(app.state.accounts.key_usage.flush_loop(app.state.pool))
             rate_limits = await start_rate_limits(app.state, settings, database.url)
             try:
                 yield
             finally:
                 housekeeping.cancel()
+                key_usage.cancel()  # it writes what it holds, then ends
+                with contextlib.suppress(asyncio.CancelledError):
+                    await key_usage
+                await listener.close()
                 await rate_limits.close()
                 await app.state.pool.close()
         finally:

@@ -11,8 +11,9 @@ Both are registered app-wide in ``create_app``; a handler declares
 authenticated ``pgcube.auth.principal.Principal``, or the request ends in 401.
 Credentials are read from headers only, never from the URL (A6).
 
-An API key is checked on the request's own transaction (``conn``), so a
-request never holds two pooled connections at once.
+An API key is checked against this process's cache of key rows; on a miss it
+is looked up on the request's own connection (``session``), so a request
+never holds two pooled connections at once.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 
 from pgcube import errors
 from pgcube.auth.principal import Principal
-from pgcube.auth.repository import AccountsRepository
 from pgcube.auth.service import AccountService
+from pgcube.db.session import Session
 
 MISSING = "Authentication required: send Authorization: Bearer <access token> or Api-Key <API key>"
 JWT_ONLY = "This route accepts a session token only: send Authorization: Bearer <access token>"
@@ -49,9 +49,7 @@ def _authorization(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
     return scheme.lower(), credential
 
 
-async def provide_principal(
-    request: Request[Any, Any, Any], state: State, conn: NamedDependency[Any]
-) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any], state: State, session: Session) -> Principal:
     service = accounts_of(state)
     authorization = _authorization(request)
     if authorization is not None:
@@ -59,11 +57,11 @@ async def provide_principal(
         if scheme == "bearer":
             return service.authenticate_jwt(credential)
         if scheme == "api-key":
-            return await service.authenticate_api_key(AccountsRepository(conn), credential)
+            return await service.authenticate_api_key(session, credential)
         raise errors.AuthenticationFailed()
     key = request.headers.get("x-api-key")
     if key is not None:
-        return await service.authenticate_api_key(AccountsRepository(conn), key.strip())
+        return await service.authenticate_api_key(session, key.strip())
     raise errors.AuthenticationFailed(MISSING)
 
 

@@ -444,20 +444,21 @@ class AccountsRepository:
         )
         return None if row is None else KeyAuthRow(row[0], bytes(row[1]), row[2])
 
-    async def touch_key(self, key_id: str, resolution: int) -> None:
-        """Record use at most once per ``resolution`` seconds, and never wait for a lock: a hot
-        key used by many concurrent requests must not serialise them on its row."""
+    async def touch_keys(self, key_ids: list[str], resolution: int) -> None:
+        """Record use of these keys, skipping any written in the last ``resolution`` seconds;
+        never waits for a row lock (a row locked now is being written by another process), so
+        two processes flushing at once neither wait nor deadlock."""
         await self.conn.execute(
             """
             UPDATE pgcube.api_keys SET last_used_at = now()
-            WHERE id = (
+            WHERE id IN (
                 SELECT id FROM pgcube.api_keys
-                WHERE id = $1
-                  AND (last_used_at IS NULL OR last_used_at <= now() - $2::int * interval '1 second')
+                WHERE id = ANY($1::text[])
+                  AND (last_used_at IS NULL OR last_used_at < now() - $2::int * interval '1 second')
                 FOR UPDATE SKIP LOCKED
             )
             """,
-            key_id,
+            key_ids,
             resolution,
         )
 

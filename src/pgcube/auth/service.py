@@ -27,9 +27,12 @@ import msgspec
 from pgcube import errors
 from pgcube.auth import api_keys, email, tokens
 from pgcube.auth.email import MailSender
+from pgcube.auth.key_usage import KeyUsage
 from pgcube.auth.passwords import MAX_PASSWORD_BYTES, Passwords, check_password_rules, normalise
 from pgcube.auth.principal import Principal
-from pgcube.auth.repository import AccountsRepository, KeyRow, ProfileRow, Transactions
+from pgcube.auth.repository import AccountsRepository, KeyAuthRow, KeyRow, ProfileRow, Transactions
+from pgcube.control_plane_cache import caches
+from pgcube.db.session import Session as DbSession
 from pgcube.schemas import core as schemas
 from pgcube.settings import Settings
 
@@ -39,8 +42,6 @@ VERIFY_EMAIL = "verify_email"
 PASSWORD_RESET = "password_reset"  # noqa: S105 — a token purpose, not a password
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
-LAST_USED_RESOLUTION = 60
-"""``api_keys.last_used_at`` is written at most once a minute per key."""
 
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\]+@[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\]+")
 _DATABASE_ID = re.compile(r"[0-9a-f]{24}")
@@ -122,6 +123,8 @@ class AccountService:
         self._secret = jwt_secret
         self.passwords = passwords
         self.mailer = mailer
+        self.key_usage = KeyUsage()
+        """Keys used by this process's requests, for ``last_used_at`` (written by the lifespan)."""
 
     # --- registration and email ------------------------------------------------------------
 
@@ -387,6 +390,7 @@ class AccountService:
             revoked = await repo.revoke_key(principal.account_id, key_id)
         if not revoked:
             raise errors.NotFound("API key not found")
+        caches().forget_key(key_id)  # committed: this process need not wait for the notification
         log.info("API key %s revoked (account %s)", api_keys.prefix_of(key_id), principal.account_id)
         return KEY_REVOKED
 
@@ -396,14 +400,21 @@ class AccountService:
         claims = tokens.decode_access_token(self._secret, token)
         return Principal(account_id=claims.sub, via="jwt")
 
-    async def authenticate_api_key(self, repo: AccountsRepository, key: str) -> Principal:
+    async def authenticate_api_key(self, session: DbSession, key: str) -> Principal:
+        """The key's principal. A warm key costs no statement: its row comes from this process's
+        cache (evicted by notification when the key, its account or its database changes) and
+        its use is recorded later, off the request path (``KeyUsage``)."""
         parsed = api_keys.parse(key)
         if parsed is None:  # refused without a query (C1)
             raise errors.AuthenticationFailed()
-        row = await repo.key_for_auth(parsed.key_id)
+        row = await caches().keys.get_or_load(parsed.key_id, lambda: _load_key(session, parsed.key_id))
         if row is None or not api_keys.secret_matches(parsed, row.secret_hash):
             raise errors.AuthenticationFailed()
-        await repo.touch_key(parsed.key_id, LAST_USED_RESOLUTION)
+        self.key_usage.note(parsed.key_id)
         return Principal(
             account_id=row.account_id, via="api_key", api_key_id=parsed.key_id, database_id=row.database_id
         )
+
+
+async def _load_key(session: DbSession, key_id: str) -> KeyAuthRow | None:
+    return await AccountsRepository(await session.connection()).key_for_auth(key_id)

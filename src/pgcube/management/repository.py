@@ -176,10 +176,10 @@ ORDER BY c.name
 """
 
 
-_DATABASE_AND_COLLECTION = """
+_CATALOG_ENTRY = """
 SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
        d.created_at AS database_created_at,
-       c.name, c.strict, c.created_at, c.xmin AS version,
+       c.name, c.strict, c.created_at,
        coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
        coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
        coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
@@ -187,30 +187,28 @@ SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema
        coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
            AS f_indexed
 FROM pgcube.databases d
-LEFT JOIN pgcube.collections c ON c.database_id = d.id AND c.name = $3
+LEFT JOIN pgcube.collections c ON c.database_id = d.id AND c.name = $2
 LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name
-WHERE d.id = $1 AND d.account_id = $2::uuid
+WHERE d.id = $1
 GROUP BY d.id, c.database_id, c.name
 """
 
 
-class Found(msgspec.Struct, frozen=True):
-    """A database, its collection of the asked name (None: it has none) and that collection's
-    catalog version (``collection_version``)."""
+class CatalogEntry(msgspec.Struct, frozen=True):
+    """A database and its collection of the asked name (None: it has none)."""
 
     database: Database
     collection: Collection | None
-    version: int | None
 
 
-async def fetch_database_and_collection(
-    conn: Connection, *, account_id: str, database_id: str, name: str
-) -> Found | None:
-    """The account's database and its collection ``name`` in one round trip (the data path's look-up).
+async def fetch_catalog_entry(conn: Connection, database_id: str, name: str) -> CatalogEntry | None:
+    """The database ``database_id``, whoever owns it, and its collection ``name``, in one round
+    trip (the data path's look-up on a cache miss); None when there is no such database.
 
-    None when the database is not the account's (or does not exist).
+    The caller decides tenancy from ``database.account_id``: the row is cached
+    for every principal, so it must not depend on who asked.
     """
-    row = await conn.fetchrow(_DATABASE_AND_COLLECTION, database_id, account_id, name)
+    row = await conn.fetchrow(_CATALOG_ENTRY, database_id, name)
     if row is None:
         return None
     database = Database(
@@ -220,22 +218,8 @@ async def fetch_database_and_collection(
         schema_name=row["schema_name"],
         created_at=row["database_created_at"],
     )
-    if row["name"] is None:
-        return Found(database, None, None)
-    return Found(database, _collection(database, row), row["version"])
-
-
-async def collection_version(conn: Connection, database_id: str, name: str) -> int | None:
-    """The version of a collection's catalog row (its ``xmin``), None when there is no such row.
-
-    It changes whenever the row is written, and a collection dropped and made
-    again is a new row: the same version means the same collection, declared
-    fields included (they are only ever written together with the row).
-    """
-    version: int | None = await conn.fetchval(
-        "SELECT xmin FROM pgcube.collections WHERE database_id = $1 AND name = $2", database_id, name
-    )
-    return version
+    collection = None if row["name"] is None else _collection(database, row)
+    return CatalogEntry(database, collection)
 
 
 def _collection(database: Database, row: asyncpg.Record) -> Collection:

@@ -3,18 +3,21 @@ every other route group uses.
 
 For the data layer (CRUD, DDO, import) the API is::
 
+    collection = await resolve_collection(session, settings, principal, database_id, name)  # cached
     database = await get_database(conn, principal, database_id)        # else DatabaseNotFound (404)
     collection = await get_collection(conn, database, name)             # else CollectionNotFound (404)
     collection = await ensure_collection(conn, settings, database, name)  # creates it on first insert
     validator_for(collection).validate_many(docs)                        # else ValidationError (400)
 
 ``collection.sql_table`` / ``database.sql_trash`` are the quoted names to put
-in SQL text. Every function runs in the caller's transaction; nothing here
-commits.
+in SQL text. Every function but ``resolve_collection`` runs in the caller's
+transaction; nothing here commits. ``resolve_collection`` takes the request's
+session: it answers from this process's catalog cache (ADR 0012) and opens a
+transaction only to create a collection on first use.
 
 Tenancy: a database of another account, an id that is not 24 hex digits and
-an id that does not exist all raise the same ``DatabaseNotFound``, after the
-same single indexed query. An API key scoped to one database reaches that
+an id that does not exist all raise the same ``DatabaseNotFound``, decided by
+the same comparison with the database's owner. An API key scoped to one database reaches that
 database only, and cannot create or drop databases (403 ``FORBIDDEN``).
 """
 
@@ -25,6 +28,8 @@ from collections.abc import Sequence
 import msgspec
 
 from pgcube.auth.principal import Principal
+from pgcube.control_plane_cache import caches
+from pgcube.db.session import Session
 from pgcube.errors import (
     CollectionNotFound,
     Conflict,
@@ -115,7 +120,7 @@ async def ensure_collection(
 
 
 async def resolve_collection(
-    conn: Connection,
+    session: Session,
     settings: Settings,
     principal: Principal,
     database_id: str,
@@ -126,55 +131,45 @@ async def resolve_collection(
     """``get_database`` then ``get_collection`` (or ``ensure_collection`` with ``create``), with the
     same answers and errors in the same order: what every document request does first.
 
-    One catalog round trip, and a cheap one when this process has seen the
-    collection before (``_KNOWN``): then only the collection's catalog version
-    is read, in the request's transaction, and a dropped or re-made collection
-    falls through to the full look-up.
+    Warm, it sends no statement: the database (with its owner) and the
+    collection (with its declared fields) come from this process's caches,
+    which notifications evict when either changes (ADR 0012). On a miss, one
+    statement on the session's connection reads both. Tenancy is decided here,
+    from the database's owner, the same way whether the row came from the
+    cache or from PostgreSQL.
     """
     if not is_database_id(database_id) or not principal.can_reach(database_id):
         raise DatabaseNotFound()
-    key = (principal.account_id, database_id, name)
-    known = _KNOWN.get(key)
-    if known is not None:
-        if await repository.collection_version(conn, database_id, name) == known.version:
-            return known.collection
-        _KNOWN.pop(key, None)
-    found = await repository.fetch_database_and_collection(
-        conn, account_id=principal.account_id, database_id=database_id, name=name
-    )
-    if found is None:
+    database, collection = await _cached_catalog_entry(session, database_id, name)
+    if database is None or database.account_id != principal.account_id:
         raise DatabaseNotFound()
     check_collection_name(name, field="collection_name")
-    if found.collection is not None and found.version is not None:
-        _remember(key, _Known(found.collection, found.version))
-        return found.collection
+    if collection is not None:
+        return collection
     if not create:
         raise CollectionNotFound(details={"collection": name})
-    return await _create_on_first_use(conn, settings, found.database, name)
+    async with session.transaction() as conn:
+        return await _create_on_first_use(conn, settings, database, name)
 
 
-class _Known(msgspec.Struct, frozen=True):
-    collection: Collection
-    version: int
-
-
-_KNOWN: dict[tuple[str, str, str], _Known] = {}
-"""Collections this process has resolved, by (account, database id, name).
-
-Safe to trust only after ``collection_version`` confirms the entry: an
-account owns a database for its whole life and database ids are never
-reused, so ownership cannot go stale; what can — a drop, a drop and re-make
-with other fields — changes the version (docs/adr/0006-benchmarks.md). It
-saves the full look-up, which PostgreSQL plans afresh on every call
-(``force_custom_plan``) and which cost as much as the rest of a small
-request's statements together."""
-_KNOWN_LIMIT = 10_000
-
-
-def _remember(key: tuple[str, str, str], known: _Known) -> None:
-    if len(_KNOWN) >= _KNOWN_LIMIT:
-        _KNOWN.clear()  # simple and bounded: the next requests fill it again
-    _KNOWN[key] = known
+async def _cached_catalog_entry(
+    session: Session, database_id: str, name: str
+) -> tuple[Database | None, Collection | None]:
+    """The database ``database_id`` (any owner) and its collection ``name``, from the caches or
+    else in one statement (then cached unless an eviction came in while it was read)."""
+    cached = caches()
+    database = cached.databases.get(database_id)
+    collection = cached.collections.get((database_id, name)) if database is not None else None
+    if database is not None and collection is not None:
+        return database, collection
+    generations = (cached.databases.generation, cached.collections.generation)
+    found = await repository.fetch_catalog_entry(await session.connection(), database_id, name)
+    if found is None:
+        return None, None
+    cached.databases.put(database_id, found.database, generations[0])
+    if found.collection is not None:
+        cached.collections.put((database_id, name), found.collection, generations[1])
+    return found.database, found.collection
 
 
 async def _create_on_first_use(
@@ -343,6 +338,9 @@ async def drop_database(
             "The confirmation must equal the database's name", details={"field": "confirmation"}
         )
     await repository.delete_database(conn, database)
+    # Not committed yet: the triggers' notification, sent at commit, is what makes it final;
+    # forgetting now spares this process's next request the wait for it.
+    caches().forget_database(database.id)
     return database
 
 
@@ -359,6 +357,8 @@ async def drop_collections(
         if name not in existing:
             raise CollectionNotFound(details={"collection": name})
     await repository.delete_collections(conn, database, wanted)
+    for name in wanted:  # as in drop_database
+        caches().forget_collection(database.id, name)
     return wanted
 
 

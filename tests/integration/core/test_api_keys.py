@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 import secrets
+import time
 
 import httpx
 import pytest
@@ -84,12 +86,37 @@ def test_the_scheme_is_case_insensitive(probe: httpx.Client, owner: Account) -> 
     assert probe.get("/probe/any", headers={"Authorization": f"bearer {owner.access}"}).status_code == 200
 
 
+def _last_used_at(pg: SyncPg, key: str, within: float = 10.0) -> datetime.datetime | None:
+    """The key's ``last_used_at`` once written (it is written off the request path, about once a
+    second), or None after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        used: datetime.datetime | None = pg.fetchval(
+            "SELECT last_used_at FROM pgcube.api_keys WHERE id = $1", key[4:20]
+        )
+        if used is not None or time.monotonic() > deadline:
+            return used
+        time.sleep(0.05)
+
+
 def test_last_used_at_is_kept(probe: httpx.Client, pg: SyncPg, owner: Account) -> None:
     key = create_api_key(probe, owner)
-    probe.get("/probe/any", headers=api_key_headers(key))
-    used = pg.fetchval("SELECT last_used_at FROM pgcube.api_keys WHERE id = $1", key[4:20])
-    assert used is not None
+    assert probe.get("/probe/any", headers=api_key_headers(key)).status_code == 200
+    assert _last_used_at(pg, key) is not None
     assert probe.get("/core/api/v1/keys", headers=owner.headers).json()[0]["last_used_at"] is not None
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(
+    probe: httpx.Client, pg: SyncPg, owner: Account
+) -> None:
+    key = create_api_key(probe, owner)
+    assert probe.get("/probe/any", headers=api_key_headers(key)).status_code == 200
+    first = _last_used_at(pg, key)
+    assert first is not None
+    for _ in range(3):
+        assert probe.get("/probe/any", headers=api_key_headers(key)).status_code == 200
+    time.sleep(1.5)  # more than one flush interval
+    assert _last_used_at(pg, key) == first
 
 
 @pytest.mark.parametrize(
