@@ -18,6 +18,7 @@ from typing import Any
 from pgcube.auth.repository import AccountsRepository
 
 FLUSH_INTERVAL = 1.0
+ACQUIRE_TIMEOUT = 5.0
 RESOLUTION = 60
 """Seconds: ``last_used_at`` is at most this old for a key in use, and written at most this often."""
 
@@ -42,7 +43,7 @@ class KeyUsage:
         key_ids = sorted(self._pending)
         self._pending.clear()
         try:
-            async with pool.acquire() as conn:
+            async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
                 await AccountsRepository(conn).touch_keys(key_ids, RESOLUTION)
         except BaseException:
             self._pending.update(key_ids)

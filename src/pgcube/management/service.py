@@ -163,9 +163,12 @@ async def _cached_catalog_entry(
     if database is not None and collection is not None:
         return database, collection
     generations = (cached.databases.generation, cached.collections.generation)
-    found = await repository.fetch_catalog_entry(await session.connection(), database_id, name)
-    if found is None:
-        return None, None
+    conn = await session.connection()
+    found = await repository.fetch_catalog_entry(conn, database_id, name)
+    if found is None or conn.is_in_transaction():
+        # Inside a transaction the row may be that transaction's own uncommitted write, which
+        # a rollback would undo without a notification: use it, but do not keep it.
+        return (None, None) if found is None else (found.database, found.collection)
     cached.databases.put(database_id, found.database, generations[0])
     if found.collection is not None:
         cached.collections.put((database_id, name), found.collection, generations[1])

@@ -2,8 +2,8 @@
 C2, D1).
 
 * Two ``pgcube serve`` processes on one PostgreSQL: a key revoked, a database
-  dropped, a collection re-declared through instance A stops working on
-  instance B within one second.
+  dropped, a collection re-declared through instance A (an account deleted in
+  SQL) stops working on instance B within one second.
 * The listener's connection killed: nothing stale is served, and it reconnects.
 
 Each test first shows that B really answers from its cache (a change made
@@ -194,6 +194,22 @@ def test_a_collection_redeclared_or_dropped_on_a_is_seen_by_b_within_a_second(
     assert a.post("/api/drop_collections", json=drop, headers=owner.headers).status_code == 200
     elapsed = until(lambda: find(b, database_id, owner.headers), refused(404, "COLLECTION_NOT_FOUND"))
     assert elapsed < WITHIN
+
+
+def test_a_deleted_account_is_refused_by_b_within_a_second(
+    instances: tuple[httpx.Client, httpx.Client], shared_database: str, pg: SyncPg
+) -> None:
+    a, b = instances
+    doomed = account_on(a, shared_database)
+    database_id, _ = new_database(a, doomed)
+    headers = api_key_headers(create_api_key(a, doomed))
+    warm(b, database_id, headers)
+
+    # No route deletes an account; the cascade (keys, databases, collections) announces it all.
+    pg.execute("DELETE FROM pgcube.accounts WHERE id = $1::uuid", doomed.account_id)
+    assert until(lambda: find(b, database_id, headers), refused(401, "AUTHENTICATION_FAILED")) < WITHIN
+    # Its still-valid session token reaches nothing either.
+    assert until(lambda: find(b, database_id, doomed.headers), refused(404, "DATABASE_NOT_FOUND")) < WITHIN
 
 
 # --- the listener --------------------------------------------------------------------------------

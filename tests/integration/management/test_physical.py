@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from pgcube.management import ddl
 from pgcube.query.fields import index_expression
 from pgcube.query.sql import render
 from tests.integration.management.conftest import insert_rows
@@ -70,7 +71,9 @@ def test_a_collection_has_its_indexes(pg: SyncPg, database: dict[str, Any]) -> N
     schema = database["database"]["dbName"]
     found = indexes(pg, schema, "users")
     assert found["users$pkey"].startswith('CREATE UNIQUE INDEX "users$pkey"')
-    assert found["users$data"].endswith("USING gin (data jsonb_path_ops)")
+    assert found["users$data"].endswith(
+        f"USING gin (data jsonb_path_ops) WITH (gin_pending_list_limit='{ddl.GIN_PENDING_LIST_KB}')"
+    )
     assert found["users$created"].endswith("USING btree (_created_at, _key)")
     typed = {"email", "signup_date", "age", "active", "seen_at"}
     assert {name for name in found if name.startswith("users$f$")} == {f"users$f${field}" for field in typed}
