@@ -23,11 +23,11 @@ from pgcube.api import health
 from pgcube.api.core import core_router
 from pgcube.api.crud import crud_router
 from pgcube.api.ddo import ddo_router
-from pgcube.api.deps import provide_settings, provide_transaction
+from pgcube.api.deps import provide_session, provide_settings, provide_transaction
 from pgcube.api.errors import handle_exception
 from pgcube.api.limits import BodyLimitsMiddleware
 from pgcube.api.management import management_router
-from pgcube.api.openapi import document_error_responses
+from pgcube.api.openapi import document_ddo_bodies, document_error_responses
 from pgcube.api.ratelimit import CoreRateLimitMiddleware, provide_limited_principal, start_rate_limits
 from pgcube.auth.guards import provide_jwt_principal
 from pgcube.auth.setup import accounts_lifespan
@@ -37,6 +37,7 @@ from pgcube.db import migrations
 from pgcube.db.checks import warn_if_not_durable
 from pgcube.db.database import resolve_database
 from pgcube.db.pool import create_pool
+from pgcube.ops import REGISTRY
 from pgcube.settings import Settings
 
 log = logging.getLogger("pgcube")
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "session": Provide(provide_session),
             "conn": Provide(provide_transaction),
             # Authenticates, then charges the caller's rate limit (pgcube.api.ratelimit).
             "principal": Provide(provide_limited_principal),
@@ -132,4 +134,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Every error answer documented in the envelope (SPEC §3), for clients and Schemathesis.
     document_error_responses(app)
+    document_ddo_bodies(app, REGISTRY)
     return app

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from pgcube.app import create_app
-from pgcube.schemas.ddo import OP_ALIASES
+from pgcube.ops import REGISTRY
 from pgcube.settings import Settings
 from tests.support.accounts import Account, api_key_headers, create_api_key
 from tests.support.sync_pg import SyncPg
@@ -90,10 +90,9 @@ def ddo_bodies() -> list[dict[str, Any]]:
         "restore": {"_ref": "0" * 32},
     }
     bodies = []
-    for name in sorted(OP_ALIASES):
-        verb = name.split(".")[1]
-        verb = "find" if verb == "fetch" else verb
-        bodies.append({"op": name, "collection": "items", **by_verb[verb]})
+    for name in REGISTRY.names():
+        op, _ = REGISTRY.resolve(name)
+        bodies.append({"op": name, "collection": "items", **by_verb[op.name.split(".")[1]]})
     return bodies
 
 
@@ -113,7 +112,7 @@ def test_every_route_and_op_is_covered() -> None:
     covered = set(requests_for("x", "y")) | ACCOUNT_WIDE
     assert api_routes() - covered == set(), "add the new route to requests_for()"
     ops = {body["op"] for body in ddo_bodies()}
-    assert ops == set(OP_ALIASES)
+    assert ops == set(REGISTRY.names())
 
 
 def snapshot(pg: SyncPg, db_id: str) -> Any:

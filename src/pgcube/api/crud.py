@@ -1,4 +1,9 @@
-"""The DataCube CRUD route (SPEC §6): ``/api/crud`` with POST, GET, PUT/PATCH and DELETE."""
+"""The DataCube CRUD route (SPEC §6): ``/api/crud`` with POST, GET, PUT/PATCH and DELETE.
+
+Each method decodes its body or query into a document command
+(``pgcube.data.commands``) and runs it as the DDO op it stands for
+(``pgcube.ops``): one path for both dialects; only the envelope differs.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,21 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, route
+from litestar.datastructures import State
 from litestar.enums import HttpMethod
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from pgcube import errors, query
-from pgcube.api.deps import Auth, Config, Conn
+from pgcube.api.deps import Auth, Db, provide_settings
 from pgcube.api.idempotency import idempotent
 from pgcube.api.responses import json_response, raw_documents
-from pgcube.data import service
+from pgcube.auth.principal import Principal
+from pgcube.data import commands
 from pgcube.data.pagination import rest_pagination
+from pgcube.db.session import Session
+from pgcube.ops import Context, execute
+from pgcube.ops.collection import DELETE, FIND, INSERT, UPDATE, UPSERT
 from pgcube.schemas.crud import (
     DeleteAnswer,
     DeleteBody,
@@ -29,6 +39,7 @@ from pgcube.schemas.crud import (
 TAGS = ["crud"]
 
 
+MUTATION_POINTER = "/update_data"
 FIND_PARAMETERS = frozenset(
     {"database_id", "collection_name", "filters", "page", "page_size", "sort", "fields"}
 )
@@ -62,6 +73,11 @@ def _fields_param(raw: str | None) -> Any:
     return [name.strip() for name in raw.split(",") if name.strip()]
 
 
+def _context(state: State, session: Session, principal: Principal, database_id: str) -> Context:
+    # Settings from the state: see pgcube.api.ddo.
+    return Context(session, provide_settings(state), principal, database_id)
+
+
 def _require_filters(filters: dict[str, Any], everything: bool) -> None:
     if not filters and not everything:
         raise errors.ValidationError(
@@ -83,22 +99,21 @@ def _require_filters(filters: dict[str, Any], everything: bool) -> None:
     },
 )
 async def insert(
-    request: Request[Any, Any, Any], data: JSONBody[InsertBody], principal: Auth, conn: Conn, settings: Config
+    request: Request[Any, Any, Any], data: JSONBody[InsertBody], principal: Auth, session: Db, state: State
 ) -> Response[bytes]:
     documents = data.data if data.data is not None else data.documents
     if documents is None:
         raise errors.ValidationError("Missing required field: data", details={"field": "data"})
-    batch = documents if isinstance(documents, list) else [documents]
+    command = commands.Insert(
+        collection=data.collection_name, documents=documents if isinstance(documents, list) else [documents]
+    )
+    ctx = _context(state, session, principal, data.database_id)
 
     async def answer() -> Response[bytes]:
-        where = await service.target(
-            conn, settings, principal, data.database_id, data.collection_name, create=True
-        )
-        prepared = service.prepare(settings, where, batch)
-        await service.insert_prepared(conn, where, prepared)
-        return json_response(InsertAnswer(inserted_ids=[p.key for p in prepared]), status_code=201)
+        inserted = await execute(INSERT, ctx, command)
+        return json_response(InsertAnswer(inserted_ids=inserted.keys), status_code=201)
 
-    return await idempotent(request, conn, principal, answer)
+    return await idempotent(request, session, principal, answer)
 
 
 @get(
@@ -115,8 +130,8 @@ async def insert(
 async def find(
     request: Request[Any, Any, Any],
     principal: Auth,
-    conn: Conn,
-    settings: Config,
+    session: Db,
+    state: State,
     database_id: FromQuery[str],
     collection_name: FromQuery[str],
     filters: Annotated[str | None, QueryParameter(description='JSON, e.g. {"age:$gt": 18}')] = None,
@@ -128,19 +143,16 @@ async def find(
     ] = None,
 ) -> Response[bytes]:
     _refuse_unknown_parameters(request)
-    criteria = _json_param(filters, "filters")
-    where = await service.target(conn, settings, principal, database_id, collection_name)
-    found = await service.find(
-        conn,
-        settings,
-        where,
-        criteria,
+    command = commands.Find(
+        collection=collection_name,
+        criteria=_json_param(filters, "filters"),
         sort=sort,
         projection=_fields_param(fields),
         page=page,
         per_page=page_size,
         pointers=query.REST_POINTERS,
     )
+    found = await execute(FIND, _context(state, session, principal, database_id), command)
     pagination = rest_pagination(found.page, found.limit, total=found.total or 0, has_next=found.has_next)
     return json_response({"success": True, "data": raw_documents(found.documents), "pagination": pagination})
 
@@ -152,34 +164,30 @@ async def find(
     tags=TAGS,
     summary="Update the matching documents with the mutation language (update_data); upsert optional",
 )
-async def update(data: JSONBody[UpdateBody], principal: Auth, conn: Conn, settings: Config) -> UpdateAnswer:
+async def update(data: JSONBody[UpdateBody], principal: Auth, session: Db, state: State) -> UpdateAnswer:
     _require_filters(data.filters, data.all)
-    where = await service.target(
-        conn, settings, principal, data.database_id, data.collection_name, create=data.upsert
-    )
+    ctx = _context(state, session, principal, data.database_id)
     if data.upsert:
-        result = await service.upsert(
-            conn,
-            settings,
-            where,
-            data.filters,
-            data.update_data,
-            {},
-            pointer="/filters",
-            mutation_pointer="/update_data",
+        upsert = commands.Upsert(
+            collection=data.collection_name,
+            criteria=data.filters,
+            mutation=data.update_data,
+            new_document={},
+            pointers=query.REST_POINTERS,
+            mutation_pointer=MUTATION_POINTER,
         )
+        result = await execute(UPSERT, ctx, upsert)
         if result.upserted_key is not None:
             return UpdateAnswer(matched_count=0, modified_count=0, upserted_id=result.upserted_key)
         return UpdateAnswer(matched_count=len(result.documents), modified_count=len(result.documents))
-    documents = await service.update(
-        conn,
-        settings,
-        where,
-        data.filters,
-        data.update_data,
-        pointer="/filters",
-        mutation_pointer="/update_data",
+    command = commands.Update(
+        collection=data.collection_name,
+        criteria=data.filters,
+        mutation=data.update_data,
+        pointers=query.REST_POINTERS,
+        mutation_pointer=MUTATION_POINTER,
     )
+    documents = await execute(UPDATE, ctx, command)
     return UpdateAnswer(matched_count=len(documents), modified_count=len(documents))
 
 
@@ -190,12 +198,15 @@ async def update(data: JSONBody[UpdateBody], principal: Auth, conn: Conn, settin
     status_code=200,
     summary="Delete the matching documents: to the trash (restorable 24 h by ref) unless soft_delete is false",
 )
-async def remove(data: JSONBody[DeleteBody], principal: Auth, conn: Conn, settings: Config) -> DeleteAnswer:
+async def remove(data: JSONBody[DeleteBody], principal: Auth, session: Db, state: State) -> DeleteAnswer:
     _require_filters(data.filters, data.all)
-    where = await service.target(conn, settings, principal, data.database_id, data.collection_name)
-    removed = await service.remove(
-        conn, settings, where, data.filters, pointer="/filters", kind="deleted" if data.soft_delete else None
+    command = commands.Remove(
+        collection=data.collection_name,
+        criteria=data.filters,
+        kind="deleted" if data.soft_delete else None,
+        pointers=query.REST_POINTERS,
     )
+    removed = await execute(DELETE, _context(state, session, principal, data.database_id), command)
     return DeleteAnswer(deleted_count=removed.count, ref=removed.ref)
 
 

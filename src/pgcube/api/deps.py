@@ -1,6 +1,11 @@
-"""Dependencies shared by the route groups: settings, the pool, and the
-request's transaction (acquire, begin, yield, commit or roll back — the one
-place that does it; handlers never commit)."""
+"""Dependencies shared by the route groups: settings, the request's database session, and the
+request's transaction for the routes that want one whole (management, import).
+
+``session`` (``pgcube.db.session``) acquires a pooled connection on first use and gives it
+back when the request ends; ``conn`` is that connection inside one transaction, committed
+when the handler returns and rolled back when it raises — the one place that does it;
+handlers never commit.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from litestar.di import NamedDependency
 
 from pgcube.auth.principal import Principal
 from pgcube.db import transaction
+from pgcube.db.session import Session
 from pgcube.settings import Settings
 
 
@@ -27,25 +33,35 @@ async def acquire(state: State) -> asyncpg.pool.PoolConnectionProxy:
     return conn
 
 
-async def provide_transaction(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """One transaction per request, its statements under ``SET LOCAL statement_timeout``:
-    committed when the handler returns, rolled back when it raises (``pgcube.db.transaction``)."""
-    pool: asyncpg.Pool = state.pool
-    conn, tx = await transaction.begin(pool, state.settings)
+async def provide_session(state: State) -> AsyncGenerator[Session, None]:
+    """The request's session. When the request ends, its transaction (if ``conn`` began one) is
+    committed, or rolled back if the handler raised, and the connection goes back to the pool.
+    One generator does both, so they happen in that order."""
+    session = Session(state.pool, state.settings)
     try:
-        try:
-            yield conn
-        except BaseException:
-            await transaction.finish(tx, conn, failed=True)
-            raise
-        await transaction.finish(tx, conn, failed=False)
-    finally:
-        await transaction.release(pool, conn)
+        yield session
+    except BaseException:
+        await session.close(failed=True)
+        raise
+    await session.close()
+
+
+async def provide_transaction(
+    session: NamedDependency[Session], principal: NamedDependency[Principal]
+) -> asyncpg.Connection:
+    """The request's connection inside one transaction for the whole request (``provide_session``
+    finishes it). It depends on ``principal`` so that authentication (which may look a key up on
+    the same connection) is done before the transaction begins: Litestar resolves dependencies of
+    one level concurrently, and a connection runs one statement at a time."""
+    conn: asyncpg.Connection = await session.begin_request()
+    return conn
 
 
 # Handler parameter types for the app-wide dependencies (see ``create_app``).
 Auth = NamedDependency[Principal]
 """``principal``: an account by access JWT or API key."""
+Db = NamedDependency[Session]
+"""``session``: the request's database session (``pgcube.db.session``)."""
 Conn = NamedDependency[Any]
 """``conn``: the request's connection, inside its transaction (asyncpg ships no types)."""
 Config = NamedDependency[Settings]

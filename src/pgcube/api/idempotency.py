@@ -17,6 +17,7 @@ from litestar import Request, Response
 from pgcube import errors
 from pgcube.auth.principal import Principal
 from pgcube.data import idempotency
+from pgcube.db.session import Session
 
 HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -31,11 +32,14 @@ async def _request_hash(request: Request[Any, Any, Any]) -> bytes:
 
 async def idempotent(
     request: Request[Any, Any, Any],
-    conn: Any,
+    session: Session,
     principal: Principal,
     answer: Callable[[], Awaitable[Response[bytes]]],
 ) -> Response[bytes]:
-    """``answer()``, or the stored answer of an earlier request with the same key."""
+    """``answer()``, or the stored answer of an earlier request with the same key.
+
+    With a key, the claim, the work and the stored answer are one transaction:
+    they are durable together or not at all."""
     key = request.headers.get(HEADER)
     if key is None:
         return await answer()
@@ -44,17 +48,18 @@ async def idempotent(
             "Idempotency-Key must be 1-255 visible ASCII characters", details={"header": "Idempotency-Key"}
         )
     request_hash = await _request_hash(request)
-    stored = await idempotency.claim(conn, principal.account_id, key, request_hash)
-    if stored is not None:
-        if stored.request_hash != request_hash:
-            raise errors.IdempotencyMismatch(details={"header": "Idempotency-Key"})
-        return Response(
-            content=stored.body,
-            status_code=stored.status,
-            media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
-        )
-    response = await answer()
-    body = response.content if isinstance(response.content, bytes) else b""
-    await idempotency.store(conn, principal.account_id, key, response.status_code or 200, body)
-    return response
+    async with session.transaction() as conn:
+        stored = await idempotency.claim(conn, principal.account_id, key, request_hash)
+        if stored is not None:
+            if stored.request_hash != request_hash:
+                raise errors.IdempotencyMismatch(details={"header": "Idempotency-Key"})
+            return Response(
+                content=stored.body,
+                status_code=stored.status,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        response = await answer()
+        body = response.content if isinstance(response.content, bytes) else b""
+        await idempotency.store(conn, principal.account_id, key, response.status_code or 200, body)
+        return response

@@ -30,10 +30,10 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from multipart import MultipartError, MultipartSegment, PushMultipartParser  # type: ignore[import-untyped]
 
 from pgcube import errors
-from pgcube.api.deps import Auth, Config, Conn
+from pgcube.api.deps import Auth, Config, Conn, Db
 from pgcube.api.responses import json_response
-from pgcube.data import service
 from pgcube.data.imports import ImportMode, collection_name_from_filename, import_documents
+from pgcube.data.service import DocumentService
 from pgcube.schemas.imports import ImportAnswer
 from pgcube.settings import Settings
 
@@ -130,11 +130,11 @@ class Upload:
     },
 )
 async def import_data(
-    request: Request[Any, Any, Any], principal: Auth, conn: Conn, settings: Config
+    request: Request[Any, Any, Any], principal: Auth, session: Db, conn: Conn, settings: Config
 ) -> Response[bytes]:
     upload = await read_upload(request, settings)
-    where = await service.target(
-        conn, settings, principal, upload.database_id, upload.collection_name, create=True
+    where = await DocumentService(session, settings).target(
+        principal, upload.database_id, upload.collection_name, create=True
     )
     count = await import_documents(conn, settings, where.collection, upload.file, mode=upload.mode)
     return json_response(

@@ -11,19 +11,24 @@ Schemathesis hold the service to what it really does.
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    Discriminator,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Reference,
+    RequestBody,
     Schema,
 )
 
 from pgcube.api.errors import DDO_ENVELOPE
+from pgcube.ops.registry import Registry
 
 ERRORS: dict[int, str] = {
     400: "VALIDATION_ERROR, INVALID_QUERY, INVALID_JSON, BATCH_LIMIT_EXCEEDED or INVALID_TOKEN",
@@ -117,3 +122,53 @@ def document_error_responses(app: Litestar) -> None:
                 )
                 responses[str(status)] = _response(status, description, envelope)
             operation.responses = responses
+
+
+def document_ddo_bodies(app: Litestar, registry: Registry) -> None:
+    """The DDO route's body: one variant per op and body (a union tagged on ``op``), each with the
+    names it answers to. The route decodes the body itself (op first), so Litestar cannot see it."""
+    document = app.openapi_schema
+    groups: dict[str, tuple[type[Any], list[str], str]] = {}
+    for op in registry.ops:
+        for name, body in {op.name: op.body, **op.aliases}.items():
+            title = op.name if body is op.body else f"{op.name} ({name.split('.')[0]}.*)"
+            groups.setdefault(title, (body, [], op.summary))[1].append(name)
+    _, components = msgspec.json.schema_components(
+        [body for body, _, _ in groups.values()], ref_template="#/components/schemas/{name}"
+    )
+    variants: dict[str, Any] = {}
+    for title, (body, names, summary) in groups.items():
+        variants[_component_name(title)] = {
+            "title": title,
+            "description": f"{summary}. op (or action): {', '.join(sorted(names))}",
+            "allOf": [{"$ref": f"#/components/schemas/{body.__name__}"}],
+            "properties": {"op": {"type": "string", "enum": sorted(names)}},
+        }
+    schemas = document.components.schemas if isinstance(document.components, Components) else None
+    document.components = document.components if isinstance(document.components, Components) else Components()
+    document.components.schemas = {**(schemas or {}), **components, **variants}
+    mapping = {
+        name: f"#/components/schemas/{component}"
+        for component, variant in variants.items()
+        for name in variant["properties"]["op"]["enum"]
+    }
+    request_body = RequestBody(
+        required=True,
+        description="One DDO operation: op (or action) names it, the other keys are that op's.",
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=Schema(
+                    one_of=[Reference(f"#/components/schemas/{name}") for name in variants],
+                    discriminator=Discriminator(property_name="op", mapping=mapping),
+                )
+            )
+        },
+    )
+    for path in _ddo_paths(app):
+        item = (document.paths or {}).get(path)
+        if item is not None and item.post is not None:
+            item.post.request_body = request_body
+
+
+def _component_name(title: str) -> str:
+    return "Ddo_" + re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")

@@ -34,6 +34,7 @@ from pgcube.api.limits import is_json_body, streams
 from pgcube.auth.guards import provide_principal
 from pgcube.auth.principal import Principal
 from pgcube.db.rate_limits import PostgresStore
+from pgcube.db.session import Session
 from pgcube.ratelimit import Decision, RateLimiter
 from pgcube.settings import Settings
 
@@ -122,12 +123,12 @@ def api_bucket(principal: Principal) -> str:
 
 
 async def provide_limited_principal(
-    request: Request[Any, Any, Any], state: State, conn: NamedDependency[Any]
+    request: Request[Any, Any, Any], state: State, session: NamedDependency[Session]
 ) -> Principal:
     """The ``principal`` dependency: authenticate (``pgcube.auth.guards``), then charge the caller."""
-    principal = await provide_principal(request, state, conn)
+    principal = await provide_principal(request, state, session)
     limits: RateLimits | None = getattr(state, "rate_limits", None)
-    if limits is not None:
+    if limits is not None and limits.settings.rate_limit_requests > 0:
         cost = await request_cost(request, limits.settings)
         await limits.charge(api_bucket(principal), limits.settings.rate_limit_requests, cost)
     return principal

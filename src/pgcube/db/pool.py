@@ -5,7 +5,8 @@ Every connection gets:
 * ``plan_cache_mode = force_custom_plan`` — asyncpg prepares every statement,
   and a generic plan for ``data @@ $1`` can turn a 0.3 s query into 2.6 s
   (DESIGN §4);
-* a default ``statement_timeout`` (requests may lower it with ``SET LOCAL``);
+* ``statement_timeout`` from the settings: every statement of every request runs under it,
+  with no per-request ``SET`` (one round trip saved on each request);
 * ``application_name = pgcube`` so a DBA can find our sessions;
 * ``jsonb`` and ``json`` as raw bytes both ways: documents pass through
   pgcube without being decoded in Python (DESIGN §6).

@@ -1,11 +1,11 @@
-"""The request's transaction: acquire, begin, ``SET LOCAL``, and the failures around them
-(RELIABILITY D3, E5, E6, F3, F4).
+"""Acquire, begin, commit, release, and the failures around them (RELIABILITY D3, E5, E6, F3, F4).
 
 * A free connection within ``pool_acquire_timeout``, else 503 with
   ``retry_after`` — never a hang.
-* ``BEGIN`` then ``SET LOCAL statement_timeout``: the request's statements are
-  cancelled past it (57014 → 504 ``QUERY_TIMEOUT``). ``LOCAL`` ends with the
-  transaction, so the connection goes back to the pool as it came (D3).
+* Every statement runs under the connection's ``statement_timeout``, set once
+  when the pool opens it (``pgcube.db.pool``), and is cancelled past it
+  (57014 → 504 ``QUERY_TIMEOUT``). Nothing is set per request, so a
+  connection goes back to the pool as it came (D3).
 * A pooled connection can die while idle (PostgreSQL restarted, a backend
   terminated). If it fails before the request did anything — at ``BEGIN`` —
   the pool drops it and the request starts again on a fresh connection, so
@@ -33,11 +33,6 @@ Connection = Any
 """An asyncpg pool connection proxy (asyncpg ships no type information)."""
 
 
-def statement_timeout_sql(settings: Settings) -> str:
-    # A static integer from the settings: no parameter is possible in SET.
-    return f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}"
-
-
 async def acquire(pool: asyncpg.Pool, settings: Settings) -> Connection:
     """A pooled connection, or 503 ``SERVICE_UNAVAILABLE`` within the acquire timeout."""
     try:
@@ -58,20 +53,19 @@ def is_closed(conn: Connection) -> bool:
         return True
 
 
-def _is_connection_loss(exc: BaseException, conn: Connection) -> bool:
+def is_connection_loss(exc: BaseException, conn: Connection) -> bool:
     return isinstance(map_db_error(exc), errors.ServiceUnavailable) or is_closed(conn)
 
 
 async def begin(pool: asyncpg.Pool, settings: Settings) -> tuple[Connection, Any]:
-    """(connection, its started transaction) with the request's ``SET LOCAL`` applied."""
+    """(connection, its started transaction); a connection found dead at ``BEGIN`` is replaced."""
     for attempt in range(1, BEGIN_ATTEMPTS + 1):
         conn = await acquire(pool, settings)
         transaction = conn.transaction()
         try:
             await transaction.start()
-            await conn.execute(statement_timeout_sql(settings))
         except BaseException as exc:  # cancelled too: the connection goes back either way
-            lost = isinstance(exc, Exception) and _is_connection_loss(exc, conn)
+            lost = isinstance(exc, Exception) and is_connection_loss(exc, conn)
             await release(pool, conn)
             if not lost:
                 raise

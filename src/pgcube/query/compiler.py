@@ -65,10 +65,12 @@ class Compiled(msgspec.Struct, frozen=True):
 class FindQuery(msgspec.Struct, frozen=True, kw_only=True):
     """A page of documents.
 
-    ``select`` returns rows ``(doc, cursor)``: ``doc`` the document as JSON
-    bytes, ``cursor`` the sort values of that row. It fetches ``limit + 1``
-    rows: a row beyond ``limit`` means there is a next page (drop it).
-    ``count`` is None when the caller asked for ``count: "none"``.
+    ``select`` returns rows ``(doc, cursor, total)``: ``doc`` the document as
+    JSON bytes, ``cursor`` the sort values of that row, ``total`` the number of
+    matches when the page cannot tell it (a full page, a cursor page), else
+    null. It fetches ``limit + 1`` rows: a row beyond ``limit`` means there is
+    a next page (drop it). ``count`` (the total on its own) is None when the
+    caller asked for ``count: "none"``; the select then has no total either.
     """
 
     select: Compiled
@@ -169,8 +171,9 @@ def compile_find(
         order.shape,
         shown.shape if shown is not None else None,
         after.nulls if after is not None else None,
+        count,
     )
-    text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after))
+    text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after, count))
     values: list[Any] = []
     node.collect(values)
     if after is not None:
@@ -191,11 +194,17 @@ def compile_find(
 
 
 def _render_find(
-    collection: Collection, node: PNode, order: Sort, shown: Projection | None, after: Cursor | None
+    collection: Collection,
+    node: PNode,
+    order: Sort,
+    shown: Projection | None,
+    after: Cursor | None,
+    with_total: bool,
 ) -> str:
     """Page first, documents after (ADR 0010)::
 
-        SELECT <document> AS doc, jsonb_build_array(k0, ..., kn) AS cursor
+        SELECT <document> AS doc, jsonb_build_array(k0, ..., kn) AS cursor,
+               CASE WHEN count(*) OVER () >= $n THEN (SELECT count(*) FROM t WHERE <criteria>) END AS total
         FROM (SELECT <row columns>, <sort key 0> AS k0, ... FROM t
               WHERE <criteria> [AND <after the cursor>] ORDER BY <sort keys> LIMIT $n OFFSET $m) AS page
         ORDER BY k0, ..., kn
@@ -203,7 +212,11 @@ def _render_find(
     The inner query picks the rows with exactly the index expressions (so the same
     indexes serve it); the outer one builds the answer only for the rows of the page.
     PostgreSQL never flattens a subquery with LIMIT, and keeps its order for the outer
-    ORDER BY without sorting again.
+    ORDER BY without sorting again. The total rides in the same statement (one round
+    trip, ADR 0012) and is counted only when the page cannot tell it — a full page
+    (``limit + 1`` rows) or a cursor page: PostgreSQL runs a scalar subquery in a CASE
+    branch only when the branch is taken. The count renders the criteria with the same
+    parameter numbers as the page (the criteria's values come first).
     """
     params = Params()
     where = _where(node, params)
@@ -220,13 +233,31 @@ def _render_find(
     ).from_(sql.qualified_table(collection.schema, collection.table))
     picked = picked.where(where, copy=False).order_by(*order.order_by(keys), copy=False)
     document = shown.render(params) if shown is not None else document_expression()
-    picked = picked.limit(params.take("bigint"), copy=False).offset(params.take("bigint"), copy=False)
+    fetched = params.take("bigint")
+    picked = picked.limit(fetched, copy=False).offset(params.take("bigint"), copy=False)
     page_keys: list[exp.Expression] = [col(name, PAGE) for name in names]
-    select = exp.select(
+    columns = [
         exp.alias_(document, "doc"),
         exp.alias_(sql.fn("jsonb_build_array", *(k.copy() for k in page_keys)), "cursor"),
-    ).from_(exp.Subquery(this=picked, alias=exp.TableAlias(this=exp.to_identifier(PAGE))))
+    ]
+    if with_total:
+        columns.append(exp.alias_(_total(collection, node, fetched, keyset=after is not None), "total"))
+    select = exp.select(*columns).from_(
+        exp.Subquery(this=picked, alias=exp.TableAlias(this=exp.to_identifier(PAGE)))
+    )
     return sql.render(select.order_by(*order.order_by(page_keys), copy=False))
+
+
+def _total(collection: Collection, node: PNode, fetched: exp.Expression, *, keyset: bool) -> exp.Expression:
+    """The number of matches, for the rows of a page that cannot tell it itself."""
+    counted = exp.select(exp.Count(this=exp.Star())).from_(
+        sql.qualified_table(collection.schema, collection.table)
+    )
+    total = exp.Subquery(this=counted.where(_where(node, Params()), copy=False))
+    if keyset:
+        return total
+    page_rows = exp.Window(this=exp.Count(this=exp.Star()))
+    return exp.Case(ifs=[exp.If(this=exp.GTE(this=page_rows, expression=fetched.copy()), true=total)])
 
 
 PAGE = "page"

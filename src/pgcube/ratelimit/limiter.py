@@ -8,9 +8,10 @@ Each process counts hits in memory and settles them with a shared ``Store``
   is decided locally and costs no round trip; its hits are flushed to the
   store in the background once a second (``flush``), which also brings back
   what the other processes added;
-* **exact path** — the first hit of a bucket in a window, and every hit once
-  the count is within ``margin`` of the limit, asks the store, which admits or
-  refuses atomically against the global count;
+* **exact path** — every hit once the count is within ``margin`` of the
+  limit asks the store, which admits or refuses atomically against the global
+  count (a window's first hits are decided locally while they fit in that
+  margin: the flush settles them within a second);
 * **refusals are exact** — a count only grows within a window, so a local
   count that is already over the limit refuses without asking anyone.
 
@@ -139,7 +140,11 @@ class RateLimiter:
         if total > limit:
             # Counts only grow within a window: over the limit here is over it everywhere.
             return self._refused(state, limit, now)
-        trusted = state.synced and total <= limit - margin(limit)
+        # Well below the limit the local count is trusted: once synced, or — the first hits of a
+        # window — while they fit in the margin the store checks near the limit anyway. So a
+        # request below the limit never waits for the store (issue 12).
+        room = limit - margin(limit)
+        trusted = total <= room and (state.synced or total <= margin(limit))
         if trusted or now < self._store_down_until:
             state.pending += cost
             return self._admitted(state, limit)

@@ -87,10 +87,22 @@ def test_well_under_the_limit_costs_no_round_trip() -> None:
         limiter = RateLimiter(store, window=60, clock=Clock())
         for _ in range(500):
             assert (await limiter.hit("k", 6000)).admitted
-        assert store.exact_calls == 1, "only the first hit of a window asks the store"
+        assert store.exact_calls == 0, "a window's first hits within the margin (600) ask nobody"
         await limiter.flush()
         assert store.flush_calls == 1
         assert store.rows["k"][1] == 500
+        for _ in range(2000):  # synced by the flush: trusted up to limit - margin
+            assert (await limiter.hit("k", 6000)).admitted
+        assert store.exact_calls == 0
+
+
+def test_an_unsynced_window_asks_the_store_past_the_margin() -> None:
+    async def scenario() -> None:
+        store = CountingStore()
+        limiter = RateLimiter(store, window=60, clock=Clock())
+        for _ in range(601):
+            assert (await limiter.hit("k", 6000)).admitted
+        assert store.exact_calls == 1, "hit 601 passes the margin of a never-synced window"
 
     run(scenario())
 

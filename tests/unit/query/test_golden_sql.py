@@ -100,7 +100,7 @@ def test_find_builds_documents_over_the_page_only() -> None:
     q = compile_find(COLL, {"category": "x"}, sort="price desc", projection={"name": 1}, limit=25, offset=50)
     outer = sqlglot.parse_one(q.select.sql, read="postgres")
     assert isinstance(outer, sqlglot.exp.Select)
-    assert [e.alias for e in outer.expressions] == ["doc", "cursor"]
+    assert [e.alias for e in outer.expressions] == ["doc", "cursor", "total"]
     page = outer.args["from_"].this
     assert isinstance(page, sqlglot.exp.Subquery)
     assert page.alias == "page"
@@ -124,3 +124,24 @@ def test_find_builds_documents_over_the_page_only() -> None:
         "page.k1 DESC",
     ]
     assert q.select.params == ('$."category" == "x"', ["name"], 26, 50)
+
+
+def test_the_total_rides_in_the_page_statement_and_only_when_needed() -> None:
+    """One round trip: the count is a CASE branch taken only for a full page (``limit + 1`` rows),
+    over the same criteria parameters; a cursor page always counts; ``count: none`` has none."""
+    q = compile_find(COLL, {"category": "x"}, limit=25)
+    total = sqlglot.parse_one(q.select.sql, read="postgres").expressions[2]
+    assert isinstance(total.this, sqlglot.exp.Case)
+    text = total.sql(dialect="postgres")
+    assert "COUNT(*) OVER () >= CAST($2 AS BIGINT)" in text
+    assert 'FROM "shop_3fa9c1"."products" WHERE data @@ CAST($1 AS jsonpath)' in text
+    assert q.select.params[:2] == ('$."category" == "x"', 26)
+    keyset = compile_find(
+        COLL, {"category": "x"}, sort="price desc", limit=25, cursor=_token("price desc", [None, "k9"])
+    )
+    assert "OVER" not in sqlglot.parse_one(keyset.select.sql, read="postgres").expressions[2].sql()
+    bare = compile_find(COLL, {"category": "x"}, limit=25, count=False)
+    assert [e.alias for e in sqlglot.parse_one(bare.select.sql, read="postgres").expressions] == [
+        "doc",
+        "cursor",
+    ]

@@ -1,0 +1,81 @@
+"""The document commands both dialects decode into (SPEC §6, §7).
+
+``POST /api/{database_id}`` (DDO) and ``/api/crud`` (REST) each decode their
+body into one of these and hand it to ``pgcube.data.service.DocumentService``;
+each dialect then encodes the result in its own envelope. Nothing here knows
+either dialect, except where a part of the request came from: ``pointers``
+name the body keys that error details point at (``/match`` or ``/filters``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from pgcube.query import DDO_POINTERS, Pointers
+
+Criteria = dict[str, Any]
+
+
+class Find(msgspec.Struct, frozen=True, kw_only=True):
+    collection: str
+    criteria: Criteria
+    sort: Any = None
+    projection: Any = None
+    limit: Any = None
+    offset: Any = None
+    page: Any = None
+    per_page: Any = None
+    cursor: str | None = None
+    with_total: bool = True
+    pointers: Pointers = DDO_POINTERS
+
+
+class Count(msgspec.Struct, frozen=True, kw_only=True):
+    collection: str
+    criteria: Criteria
+    pointers: Pointers = DDO_POINTERS
+
+
+class Insert(msgspec.Struct, frozen=True, kw_only=True):
+    collection: str
+    documents: list[Any]
+
+
+class Update(msgspec.Struct, frozen=True, kw_only=True):
+    collection: str
+    criteria: Criteria
+    mutation: dict[str, Any]
+    pointers: Pointers = DDO_POINTERS
+    mutation_pointer: str = "/data"
+
+
+class Upsert(msgspec.Struct, frozen=True, kw_only=True):
+    """Update the matches; with none, insert the criteria's equality keys overlaid with
+    ``new_document``, then apply the mutation to it (MongoDB's rule)."""
+
+    collection: str
+    criteria: Criteria
+    mutation: dict[str, Any]
+    new_document: dict[str, Any]
+    pointers: Pointers = DDO_POINTERS
+    mutation_pointer: str = "/update"
+
+
+class Remove(msgspec.Struct, frozen=True, kw_only=True):
+    """To the trash as ``deleted`` or ``archived`` (restorable by ``_ref``), or for good (``None``)."""
+
+    collection: str
+    criteria: Criteria
+    kind: Literal["deleted", "archived"] | None
+    pointers: Pointers = DDO_POINTERS
+
+
+class Restore(msgspec.Struct, frozen=True, kw_only=True):
+    collection: str
+    ref: str
+
+
+Command = Find | Count | Insert | Update | Upsert | Remove | Restore
+"""Every document command; each names the collection it works on."""

@@ -1,0 +1,360 @@
+"""The Datastore ops, ``collection.*`` (SPEC §7), and their ``db.*`` aliases.
+
+Each body decodes into a command of ``pgcube.data.commands``, run by the
+document service that ``/api/crud`` uses too. For ``collection.*`` names the
+criteria are ``match`` and ``filter`` is a projection, as in the seed; the
+``db.*`` names also take the criteria as ``filter``, ``filters`` or
+``matches`` and the projection as ``return_fields``. A key an op does not read
+is refused, so a misplaced ``filter`` on a delete never means "everything".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, cast
+
+import msgspec
+
+from pgcube.data import commands
+from pgcube.data.pagination import ddo_pagination
+from pgcube.data.service import Inserted, Page, Removed, Updated
+from pgcube.errors import ValidationError
+from pgcube.ops.registry import Answer, Body, CollectionUse, Context, Op, Tx
+from pgcube.query import DDO_POINTERS, Pointers
+
+Criteria = dict[str, Any]
+Projection = dict[str, Any] | list[str]
+Sort = str | list[str] | dict[str, Any]
+CRITERIA_ALIASES = ("filter", "filters", "matches")
+
+
+def _required(value: Any, name: str) -> Any:
+    if value is None or value == "":
+        raise ValidationError(f"Missing required field: {name}", details={"field": name})
+    return value
+
+
+class _Collection(Body):
+    collection: str
+    db_family: ClassVar[bool] = False
+    """Whether the body was named in the ``db.*`` family (criteria under more names)."""
+
+    def criteria(self) -> Criteria:
+        """The match criteria, sent once under one of the names this body reads."""
+        sent = [(name, getattr(self, name, None)) for name in ("match", *CRITERIA_ALIASES)]
+        sent = [(name, value) for name, value in sent if value is not None and self._is_criteria(name)]
+        if len(sent) > 1:
+            names = ", ".join(name for name, _ in sent)
+            raise ValidationError(f"Send the criteria once, not as {names}", details={"field": sent[1][0]})
+        if not sent:
+            return {}
+        name, value = sent[0]
+        if not isinstance(value, dict):
+            raise ValidationError(f"{name} must be an object", details={"field": name})
+        return value
+
+    def criteria_pointer(self) -> str:
+        for name in CRITERIA_ALIASES:
+            if self._is_criteria(name) and getattr(self, name, None) is not None:
+                return "/" + name
+        return "/match"
+
+    def _is_criteria(self, name: str) -> bool:
+        return name == "match" or self.db_family
+
+    def target_name(self) -> str:
+        name: str = _required(self.collection, "collection")
+        return name
+
+    def pointers(self) -> Pointers:
+        return msgspec.structs.replace(DDO_POINTERS, criteria=self.criteria_pointer())
+
+
+class FindBody(_Collection):
+    match: Criteria | None = None
+    filter: Criteria | list[str] | None = None
+    """The projection (``collection.*``) or the criteria (``db.*``)."""
+    return_fields: Projection | None = None
+    sort: Sort | None = None
+    limit: int | None = None
+    offset: int | None = None
+    page: int | None = None
+    per_page: int | None = None
+    cursor: str | None = None
+    count: Literal["exact", "none"] | bool | None = None
+
+    def projection(self) -> Projection | None:
+        if self.db_family:
+            return self.return_fields
+        if self.return_fields is not None and self.filter is not None:
+            raise ValidationError(
+                "Send the projection once: filter or return_fields", details={"field": "filter"}
+            )
+        return self.filter if self.filter is not None else self.return_fields
+
+    def command(self) -> commands.Find:
+        return commands.Find(
+            collection=self.target_name(),
+            criteria=self.criteria(),
+            sort=self.sort,
+            projection=self.projection(),
+            limit=self.limit,
+            offset=self.offset,
+            page=self.page,
+            per_page=self.per_page,
+            cursor=self.cursor,
+            with_total=self.count not in ("none", False),
+            pointers=self.pointers(),
+        )
+
+
+class CountBody(_Collection):
+    match: Criteria | None = None
+
+    def command(self) -> commands.Count:
+        return commands.Count(
+            collection=self.target_name(), criteria=self.criteria(), pointers=self.pointers()
+        )
+
+
+class InsertBody(_Collection):
+    data: Any = None
+    """One document, or a list of at most 1000."""
+
+    def command(self) -> commands.Insert:
+        data = _required(self.data, "data")
+        return commands.Insert(
+            collection=self.target_name(), documents=data if isinstance(data, list) else [data]
+        )
+
+
+class UpdateBody(_Collection):
+    match: Criteria | None = None
+    data: dict[str, Any] | None = None
+    """The mutation (SPEC §9.4)."""
+
+    def command(self) -> commands.Update:
+        return commands.Update(
+            collection=self.target_name(),
+            criteria=self.criteria(),
+            mutation=_required(self.data, "data"),
+            pointers=self.pointers(),
+            mutation_pointer="/data",
+        )
+
+
+class UpsertBody(_Collection):
+    match: Criteria | None = None
+    update: dict[str, Any] | None = None
+    insert: dict[str, Any] | None = None
+
+    def command(self) -> commands.Upsert:
+        return commands.Upsert(
+            collection=self.target_name(),
+            criteria=self.criteria(),
+            mutation=self.update or {},
+            new_document=self.insert or {},
+            pointers=self.pointers(),
+            mutation_pointer="/update",
+        )
+
+
+class RemoveBody(_Collection):
+    match: Criteria | None = None
+    kind: ClassVar[Literal["deleted", "archived"]] = "deleted"
+
+    def command(self) -> commands.Remove:
+        return commands.Remove(
+            collection=self.target_name(), criteria=self.criteria(), kind=self.kind, pointers=self.pointers()
+        )
+
+
+class ArchiveBody(RemoveBody):
+    kind: ClassVar[Literal["deleted", "archived"]] = "archived"
+
+
+class RestoreBody(_Collection):
+    ref: str | None = msgspec.field(default=None, name="_ref")
+
+    def command(self) -> commands.Restore:
+        return commands.Restore(collection=self.target_name(), ref=_required(self.ref, "_ref"))
+
+
+def db_variant(body: type[_Collection]) -> type[_Collection]:
+    """The body under a ``db.*`` name: the criteria may also come as ``filter``, ``filters`` or
+    ``matches`` (and a find's projection as ``return_fields`` only)."""
+    if "match" not in body.__struct_fields__:
+        return body
+    extra: list[Any] = [(name, Criteria | None, None) for name in CRITERIA_ALIASES if name != "filter"]
+    if "filter" not in body.__struct_fields__:
+        extra.append(("filter", Criteria | None, None))
+    variant = msgspec.defstruct(
+        "Db" + body.__name__,
+        extra,
+        bases=(body,),
+        namespace={"db_family": True, "__module__": __name__},
+        kw_only=True,
+        forbid_unknown_fields=True,
+    )
+    return cast(type[_Collection], variant)
+
+
+# --- answers ---------------------------------------------------------------------------------------
+
+
+def _raw(documents: Sequence[bytes]) -> list[msgspec.Raw]:
+    return [msgspec.Raw(document) for document in documents]
+
+
+def _page(page: Page) -> Answer:
+    pagination = ddo_pagination(
+        page.offset,
+        page.limit,
+        count=len(page.documents),
+        total=page.total,
+        has_next=page.has_next,
+        next_cursor=page.next_cursor,
+        keyset=page.keyset,
+    )
+    return Answer(_raw(page.documents), {"pagination": pagination})
+
+
+def _documents(documents: list[bytes]) -> Answer:
+    return Answer(_raw(documents), {"count": len(documents)})
+
+
+def _upserted(result: Updated) -> Answer:
+    return Answer(
+        _raw(result.documents), {"count": len(result.documents), "upserted": result.upserted_key is not None}
+    )
+
+
+def _removed(removed: Removed) -> Answer:
+    return Answer({"_ref": removed.ref, "count": removed.count})
+
+
+def _count(count: int) -> Answer:
+    return Answer({"count": count})
+
+
+# --- handlers --------------------------------------------------------------------------------------
+
+
+async def find(ctx: Context, command: commands.Find) -> Page:
+    return await ctx.documents.find(ctx.collection, command)
+
+
+async def count(ctx: Context, command: commands.Count) -> int:
+    return await ctx.documents.count(ctx.collection, command)
+
+
+async def insert(ctx: Context, command: commands.Insert) -> Inserted:
+    return await ctx.documents.insert(ctx.collection, command)
+
+
+async def update(ctx: Context, command: commands.Update) -> list[bytes]:
+    return await ctx.documents.update(ctx.collection, command)
+
+
+async def upsert(ctx: Context, command: commands.Upsert) -> Updated:
+    return await ctx.documents.upsert(ctx.collection, command)
+
+
+async def remove(ctx: Context, command: commands.Remove) -> Removed:
+    return await ctx.documents.remove(ctx.collection, command)
+
+
+async def restore(ctx: Context, command: commands.Restore) -> int:
+    return await ctx.documents.restore(ctx.collection, command)
+
+
+def _aliases(name: str, body: type[_Collection], *legacy: str) -> dict[str, type[Body]]:
+    """``db.<verb>`` (and other legacy names) with the ``db.*`` body."""
+    variant = db_variant(body)
+    return {f"db.{name}": variant, **dict.fromkeys(legacy, variant)}
+
+
+FIND = Op(
+    name="collection.find",
+    summary="Find documents: match, sort, projection (filter), pages or a cursor",
+    body=FindBody,
+    handler=find,
+    present=_page,
+    tx=Tx.READ,
+    collection=CollectionUse.NEEDS,
+    aliases=_aliases("find", FindBody, "db.fetch"),
+    example={"op": "collection.find", "collection": "users", "match": {"status": "active"}, "limit": 50},
+)
+COUNT = Op(
+    name="collection.count",
+    summary="Count the matching documents",
+    body=CountBody,
+    handler=count,
+    present=_count,
+    tx=Tx.READ,
+    collection=CollectionUse.NEEDS,
+    aliases=_aliases("count", CountBody),
+)
+INSERT = Op(
+    name="collection.insert",
+    summary="Insert one document or a batch (at most 1000); creates the collection on first use",
+    body=InsertBody,
+    handler=insert,
+    present=lambda inserted: _documents(inserted.documents),
+    tx=Tx.WRITE,
+    collection=CollectionUse.CREATES,
+    aliases=_aliases("insert", InsertBody),
+    idempotent=True,
+)
+UPDATE = Op(
+    name="collection.update",
+    summary="Update the matching documents with the mutation language (data)",
+    body=UpdateBody,
+    handler=update,
+    present=_documents,
+    tx=Tx.WRITE,
+    collection=CollectionUse.NEEDS,
+    aliases=_aliases("update", UpdateBody),
+)
+UPSERT = Op(
+    name="collection.upsert",
+    summary="Update the matching documents, or insert one from match and insert",
+    body=UpsertBody,
+    handler=upsert,
+    present=_upserted,
+    tx=Tx.WRITE,
+    collection=CollectionUse.CREATES,
+    aliases=_aliases("upsert", UpsertBody),
+)
+DELETE = Op(
+    name="collection.delete",
+    summary="Delete the matching documents (restorable for 24 h by _ref)",
+    body=RemoveBody,
+    handler=remove,
+    present=_removed,
+    tx=Tx.WRITE,
+    collection=CollectionUse.NEEDS,
+    aliases=_aliases("delete", RemoveBody),
+)
+ARCHIVE = Op(
+    name="collection.archive",
+    summary="Archive the matching documents: hidden from queries until restored by _ref",
+    body=ArchiveBody,
+    handler=remove,
+    present=_removed,
+    tx=Tx.WRITE,
+    collection=CollectionUse.NEEDS,
+    aliases=_aliases("archive", ArchiveBody),
+)
+RESTORE = Op(
+    name="collection.restore",
+    summary="Put back what a delete or archive moved away (by _ref)",
+    body=RestoreBody,
+    handler=restore,
+    present=_count,
+    tx=Tx.WRITE,
+    collection=CollectionUse.NEEDS,
+    aliases=_aliases("restore", RestoreBody),
+)
+
+OPS: tuple[Op[Any, Any], ...] = (FIND, COUNT, INSERT, UPDATE, UPSERT, DELETE, ARCHIVE, RESTORE)

@@ -1,0 +1,155 @@
+"""The op registry: every operation of the DDO endpoint, declared once (SPEC §7, §11–14).
+
+An op is one ``Op``: its canonical name, its aliases (older and newer names
+that clients send, each with the body it reads), its body Struct (closed:
+unknown keys are refused), its handler, whether it needs or creates a
+collection, its transaction mode and the principals it accepts. Each family
+(``collection.*``, later ``auth.*``, ``file.*``, ``vdb.*``, ``xai.*``) declares
+its ops in a module of its own; ``pgcube.ops`` lists the families. The DDO
+endpoint, the OpenAPI document and the tenancy walk read everything from here.
+
+Handlers take a ``Context`` and the command the body decoded into, and return
+domain values; ``present`` turns them into the DDO answer's ``data`` and
+``meta``. Nothing in a family knows HTTP.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from pgcube.auth.principal import Principal
+from pgcube.data.service import DocumentService, Target
+from pgcube.db.session import Session
+from pgcube.errors import UnknownOp
+from pgcube.settings import Settings
+
+
+class Tx(enum.StrEnum):
+    """What an op needs of PostgreSQL."""
+
+    NONE = "none"
+    """No database at all."""
+    READ = "read"
+    """Reads: statements without ``BEGIN``/``COMMIT``; retried once on a connection lost before
+    it answered (a read can run twice without effect)."""
+    WRITE = "write"
+    """Writes: one statement runs alone (PostgreSQL makes it atomic); several that must hold
+    together run in one transaction, which the handler's service opens."""
+
+
+class CollectionUse(enum.StrEnum):
+    NONE = "none"
+    NEEDS = "needs"
+    """The body's ``collection`` must exist (404 ``COLLECTION_NOT_FOUND``)."""
+    CREATES = "creates"
+    """The body's ``collection`` is created on first use."""
+
+
+class PrincipalKind(enum.StrEnum):
+    ACCOUNT = "account"
+    """An account's access JWT."""
+    SERVER_KEY = "server_key"
+    """An API key (full access to its database or account)."""
+
+
+ACCOUNT_PRINCIPALS = frozenset({PrincipalKind.ACCOUNT, PrincipalKind.SERVER_KEY})
+
+
+def kind_of(principal: Principal) -> PrincipalKind:
+    return PrincipalKind.SERVER_KEY if principal.via == "api_key" else PrincipalKind.ACCOUNT
+
+
+class Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The base of every op's body: ``op`` (or ``action``, for older clients) names it."""
+
+    op: str | None = None
+    action: str | None = None
+
+    def command(self) -> Any:
+        """What the handler runs (the body itself unless the family says otherwise)."""
+        return self
+
+
+class Answer(msgspec.Struct, frozen=True):
+    """A DDO answer before its envelope: ``{"data": data, "meta": meta}``."""
+
+    data: Any
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a handler works with: the request's session and settings, the caller, the database,
+    and the target collection when the op declares one."""
+
+    session: Session
+    settings: Settings
+    principal: Principal
+    database_id: str
+    target: Target | None = None
+
+    @cached_property
+    def documents(self) -> DocumentService:
+        return DocumentService(self.session, self.settings)
+
+    @property
+    def collection(self) -> Target:
+        assert self.target is not None, "the op declares no collection"  # a registry mistake, not input
+        return self.target
+
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Op(Generic[C, R]):
+    name: str
+    summary: str
+    body: type[Body]
+    handler: Callable[[Context, C], Awaitable[R]]
+    present: Callable[[R], Answer]
+    tx: Tx
+    collection: CollectionUse = CollectionUse.NONE
+    aliases: Mapping[str, type[Body]] = field(default_factory=dict)
+    """Other names of the op, each with the body it reads (often ``body`` itself)."""
+    principals: frozenset[PrincipalKind] = ACCOUNT_PRINCIPALS
+    idempotent: bool = False
+    """Whether an ``Idempotency-Key`` header makes a retry return the first answer."""
+    example: dict[str, Any] | None = None
+
+
+class Registry:
+    """Every op by every name it answers to."""
+
+    def __init__(self, ops: Iterable[Op[Any, Any]]) -> None:
+        self.ops: tuple[Op[Any, Any], ...] = tuple(ops)
+        self._by_name: dict[str, tuple[Op[Any, Any], type[Body]]] = {}
+        for op in self.ops:
+            for name, body in {op.name: op.body, **op.aliases}.items():
+                if name in self._by_name:
+                    raise ValueError(f"two ops answer to {name!r}")
+                self._by_name[name] = (op, body)
+
+    def names(self) -> list[str]:
+        """Every name, aliases included, sorted."""
+        return sorted(self._by_name)
+
+    def resolve(self, name: str) -> tuple[Op[Any, Any], type[Body]]:
+        """The op called ``name`` and the body that name reads, else 404 ``UNKNOWN_OP``."""
+        found = self._by_name.get(name)
+        if found is None:
+            closest = difflib.get_close_matches(name, self._by_name, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(closest)}?" if closest else ""
+            raise UnknownOp(
+                f"Unknown operation: {name}{hint}",
+                details={"op": name, "closest": closest, "known": self.names()},
+            )
+        return found

@@ -1,0 +1,162 @@
+"""Issue 12: with warm caches, a document request sends exactly one statement to PostgreSQL.
+
+Counted with PostgreSQL's own statement log (``tests/support/statement_log.py``):
+a pgcube server whose every connection goes through a loopback proxy that
+reads the log lines PostgreSQL sends back. Nothing else — no ``BEGIN``, no
+``SET``, no key look-up or ``last_used_at`` write, no catalog check, no
+rate-limit count, no ``COMMIT`` — may reach the server on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.accounts import Account, api_key_headers, create_api_key, new_account
+from tests.support.live import LiveServer, test_settings
+from tests.support.statement_log import StatementLog, statement_log
+from tests.support.sync_pg import SyncPg
+
+
+@pytest.fixture(scope="module")
+def logged(pg_url: str) -> Iterator[StatementLog]:
+    with statement_log(pg_url) as log:
+        yield log
+
+
+@pytest.fixture(scope="module")
+def server(logged: StatementLog) -> Iterator[LiveServer]:
+    # Default /api rate limits (off); /core keeps its own.
+    with LiveServer(test_settings(logged.url, rate_limit_requests=0)) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def account(http: httpx.Client, pg: SyncPg) -> Account:
+    return new_account(http, pg)
+
+
+@pytest.fixture(scope="module")
+def database(http: httpx.Client, account: Account) -> str:
+    response = http.post(
+        "/api/create_database",
+        json={
+            "db_name": "trips",
+            "collections": [
+                {"name": "items", "fields": [{"name": "price", "type": "number", "index": True}]}
+            ],
+        },
+        headers=account.headers,
+    )
+    assert response.status_code == 201, response.text
+    database_id: str = response.json()["database"]["id"]
+    docs = [
+        {"_key": f"k{i:03d}", "color": "red" if i % 2 else "blue", "size": i % 3, "price": i}
+        for i in range(200)
+    ]
+    inserted = http.post(
+        f"/api/{database_id}",
+        json={"op": "collection.insert", "collection": "items", "data": docs},
+        headers=account.headers,
+    )
+    assert inserted.status_code == 200, inserted.text
+    return database_id
+
+
+@pytest.fixture(scope="module")
+def key_headers(http: httpx.Client, account: Account, database: str) -> dict[str, str]:
+    return api_key_headers(create_api_key(http, account, database))
+
+
+def _statements_of(logged: StatementLog, send: Any, repeat: int = 3) -> list[str]:
+    """The statements of the last of ``repeat`` identical requests (the first ones warm the caches
+    and asyncpg's prepared statements)."""
+    for _ in range(repeat - 1):
+        send()
+    logged.take()
+    response = send()
+    assert response.status_code == 200, response.text
+    return logged.take()
+
+
+GET_BY_KEY = {"op": "collection.find", "collection": "items", "match": {"_key": "k007"}}
+FIND_25 = {"op": "collection.find", "collection": "items", "match": {"color": "red", "size": 1}, "limit": 25}
+
+
+@pytest.mark.parametrize("credential", ["api_key", "jwt"])
+@pytest.mark.parametrize(("name", "body"), [("get by _key", GET_BY_KEY), ("find of 25", FIND_25)])
+def test_a_warm_read_is_one_statement(
+    http: httpx.Client,
+    logged: StatementLog,
+    account: Account,
+    database: str,
+    key_headers: dict[str, str],
+    credential: str,
+    name: str,
+    body: dict[str, Any],
+) -> None:
+    headers = key_headers if credential == "api_key" else account.headers
+
+    def send() -> httpx.Response:
+        return http.post(f"/api/{database}", json=body, headers=headers)
+
+    statements = _statements_of(logged, send)
+    assert len(statements) == 1, f"{name} sent {statements}"
+    assert "SELECT" in statements[0]
+    assert send().json()["data"], "the request found nothing: the check would mean little"
+
+
+def test_a_warm_rest_read_is_one_statement(
+    http: httpx.Client, logged: StatementLog, database: str, key_headers: dict[str, str]
+) -> None:
+    params = {"database_id": database, "collection_name": "items", "filters": '{"_key": "k007"}'}
+    statements = _statements_of(logged, lambda: http.get("/api/crud", params=params, headers=key_headers))
+    assert len(statements) == 1, statements
+
+
+def test_an_insert_of_one_document_is_one_statement(
+    http: httpx.Client, logged: StatementLog, database: str, key_headers: dict[str, str]
+) -> None:
+    counter = iter(range(1_000_000))
+
+    def send() -> httpx.Response:
+        body = {"op": "collection.insert", "collection": "items", "data": {"n": next(counter)}}
+        return http.post(f"/api/{database}", json=body, headers=key_headers)
+
+    statements = _statements_of(logged, send)
+    assert len(statements) == 1, statements
+    assert "INSERT" in statements[0]
+
+
+def test_a_delete_by_key_is_one_statement(
+    http: httpx.Client, logged: StatementLog, database: str, key_headers: dict[str, str]
+) -> None:
+    keys = iter(["k100", "k101", "k102"])
+
+    def send() -> httpx.Response:
+        body = {"op": "collection.delete", "collection": "items", "match": {"_key": next(keys)}}
+        return http.post(f"/api/{database}", json=body, headers=key_headers)
+
+    statements = _statements_of(logged, send)
+    assert len(statements) == 1, statements
+    assert "DELETE" in statements[0]
+
+
+def test_an_unknown_op_and_a_bad_body_send_nothing(
+    http: httpx.Client, logged: StatementLog, database: str, key_headers: dict[str, str]
+) -> None:
+    http.post(f"/api/{database}", json=GET_BY_KEY, headers=key_headers)  # warm
+    logged.take()
+    unknown = http.post(f"/api/{database}", json={"op": "collection.fnd"}, headers=key_headers)
+    bad = http.post(f"/api/{database}", json={"op": "collection.find", "where": {}}, headers=key_headers)
+    assert (unknown.status_code, bad.status_code) == (404, 400)
+    assert logged.take() == []
