@@ -93,7 +93,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quota_api_keys: int = 50
     rate_limit_requests: int = 0
     """Requests (documents, for batches) per key or account per window on /api; off (0) by default:
-    a self-hosted database serves its owner's loads at full speed (ADR 0012)."""
+    a self-hosted database serves its owner's loads at full speed (ADR 0013)."""
     rate_limit_core_requests: int = 300
     """Requests per client address per window on /core."""
     rate_limit_window: int = 60

@@ -49,7 +49,7 @@ def test_upgrade_from_empty_creates_the_control_plane(empty_db: tuple[str, SyncP
     migrations.upgrade(url)
 
     assert control_tables(conn) >= CONTROL_TABLES
-    assert conn.fetchval("SELECT version_num FROM pgcube.alembic_version") == "0002"
+    assert conn.fetchval("SELECT version_num FROM pgcube.alembic_version") == "0003"
     assert conn.fetchval("SELECT to_regclass('public.bystander')") is not None
     assert conn.fetchval("SELECT to_regclass('public.alembic_version')") is None
 

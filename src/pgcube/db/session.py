@@ -1,6 +1,6 @@
 """One request's access to PostgreSQL: a pooled connection taken on first use, statements that
 commit on their own, and a transaction only where a request must write several statements
-atomically (ADR 0012).
+atomically (ADR 0013).
 
 * Nothing is acquired until a statement needs it: a request answered from the
   caches (an unknown op, a bad body, a refused key) never touches the pool.

@@ -213,7 +213,7 @@ def _render_find(
     indexes serve it); the outer one builds the answer only for the rows of the page.
     PostgreSQL never flattens a subquery with LIMIT, and keeps its order for the outer
     ORDER BY without sorting again. The total rides in the same statement (one round
-    trip, ADR 0012) and is counted only when the page cannot tell it — a full page
+    trip, ADR 0013) and is counted only when the page cannot tell it — a full page
     (``limit + 1`` rows) or a cursor page: PostgreSQL runs a scalar subquery in a CASE
     branch only when the branch is taken. The count renders the criteria with the same
     parameter numbers as the page (the criteria's values come first).

@@ -152,3 +152,24 @@ def test_refused_requests_give_their_connection_back(
         assert {http.get("/api/list_databases", headers=bad).status_code for _ in range(5)} == {401}
         for _ in range(2):  # one pooled connection: any leak above would make these 503
             assert http.get("/api/list_databases", headers=other_account.headers).status_code == 200
+
+
+def test_default_settings_let_a_client_load_100_000_documents_without_a_429(
+    settings: Settings, account: Account
+) -> None:
+    """Issue 12: a self-hosted database's owner loading data through batch inserts as fast as it
+    can never sees a 429 with the default settings (the /api limit is a setting, off by default)."""
+    assert settings.database_url is not None
+    default = Settings.from_env({}).rate_limit_requests
+    with serve(settings.database_url, rate_limit_requests=default) as (_, http):
+        database_id = create_database(http, account)
+        statuses = []
+        for batch in range(100):
+            docs = [{"batch": batch, "n": i} for i in range(1000)]
+            body = {"op": "collection.insert", "collection": "items", "data": docs}
+            statuses.append(http.post(f"/api/{database_id}", json=body, headers=account.headers).status_code)
+        assert statuses == [200] * 100
+        count = {"op": "collection.count", "collection": "items"}
+        assert http.post(f"/api/{database_id}", json=count, headers=account.headers).json()["data"] == {
+            "count": 100_000
+        }

@@ -232,3 +232,18 @@ def test_an_empty_array_imports_nothing_but_an_empty_file_is_refused(db: ImportD
     assert response.json()["inserted_count"] == 0
     response = db.upload(b"  \n", collection="items")
     assert response.status_code == 400, response.text
+
+
+def test_an_import_leaves_fresh_planner_statistics(db: ImportDb) -> None:
+    """Plans right after an import see its rows (ADR 0010): the collection is analyzed in the
+    import's transaction, before autovacuum would get to it."""
+    schema = db.pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db.id)
+    docs = [{"name": f"item {i}", "n": i, "color": "red" if i % 10 else "blue"} for i in range(2000)]
+    response = db.upload(ndjson(docs), collection="items")
+    assert response.status_code == 201, response.text
+    live = db.pg.fetchval("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", f'"{schema}"."items"')
+    assert live == 2000
+    failed = db.upload(ndjson([{"name": "x", "n": "not a number"}]), collection="items")
+    assert failed.status_code == 400
+    live = db.pg.fetchval("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", f'"{schema}"."items"')
+    assert live == 2000, "a failed import changes neither the rows nor their statistics"

@@ -60,7 +60,9 @@ async def import_documents(
             if duplicate is not None:
                 raise duplicate_error(duplicate)
         raise rows.error
-    return await _move(conn, collection, mode)
+    written = await _move(conn, collection, mode)
+    await staging.analyze(conn, collection)
+    return written
 
 
 async def _move(conn: Connection, collection: Collection, mode: ImportMode) -> int:

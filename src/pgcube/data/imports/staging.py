@@ -92,6 +92,13 @@ async def move(conn: Connection, collection: Collection, *, upsert: bool) -> int
     return _row_count(status)
 
 
+async def analyze(conn: Connection, collection: Collection) -> None:
+    """Fresh planner statistics for the collection, in the import's transaction (they commit with
+    it). Without them the planner guesses that 1 % of rows match any criteria and may walk the
+    order index past the GIN index for a rare value until autovacuum gets to it (ADR 0010)."""
+    await conn.execute(f"ANALYZE {collection.sql_table}")
+
+
 async def move_last_wins(conn: Connection, collection: Collection) -> int:
     """Upsert when the file holds some ``_key`` more than once: its last document wins."""
     status: str = await conn.execute(
