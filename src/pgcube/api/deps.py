@@ -9,7 +9,8 @@ handlers never commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -33,10 +34,11 @@ async def acquire(state: State) -> asyncpg.pool.PoolConnectionProxy:
     return conn
 
 
-async def provide_session(state: State) -> AsyncGenerator[Session, None]:
-    """The request's session. When the request ends, its transaction (if ``conn`` began one) is
-    committed, or rolled back if the handler raised, and the connection goes back to the pool.
-    One generator does both, so they happen in that order."""
+@asynccontextmanager
+async def request_session(state: State) -> AsyncIterator[Session]:
+    """A request's session. When the block ends, its transaction (if ``conn`` began one) is
+    committed, or rolled back if the block raised, and the connection goes back to the pool,
+    in that order."""
     session = Session(state.pool, state.settings)
     try:
         yield session
@@ -44,6 +46,14 @@ async def provide_session(state: State) -> AsyncGenerator[Session, None]:
         await session.close(failed=True)
         raise
     await session.close()
+
+
+async def provide_session(state: State) -> AsyncGenerator[Session, None]:
+    """The ``session`` dependency (``request_session``). The document routes (DDO, CRUD) open
+    theirs in the handler instead: Litestar's dependency injection costs more CPU than the rest
+    of a warm read's work in pgcube (ADR 0013)."""
+    async with request_session(state) as session:
+        yield session
 
 
 async def provide_transaction(

@@ -125,6 +125,7 @@ class AccountService:
         self.mailer = mailer
         self.key_usage = KeyUsage()
         """Keys used by this process's requests, for ``last_used_at`` (written by the lifespan)."""
+        self._access_tokens = tokens.VerifiedAccessTokens(jwt_secret)
 
     # --- registration and email ------------------------------------------------------------
 
@@ -397,7 +398,7 @@ class AccountService:
     # --- authentication (the guards) -----------------------------------------------------------------
 
     def authenticate_jwt(self, token: str) -> Principal:
-        claims = tokens.decode_access_token(self._secret, token)
+        claims = self._access_tokens.decode(token)
         return Principal(account_id=claims.sub, via="jwt")
 
     async def authenticate_api_key(self, session: DbSession, key: str) -> Principal:

@@ -110,3 +110,27 @@ def is_opaque_token(value: str) -> bool:
 def digest(token: str) -> bytes:
     """What the database keeps instead of a token: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()
+
+
+class VerifiedAccessTokens:
+    """Access tokens this process has verified, so a client's next request with the same token
+    skips the signature check and claim parsing (PyJWT costs more CPU than the rest of a warm
+    read: issue 12). A token is a signed, immutable value: its claims cannot change, so the
+    only check left is its expiry, made again on every use. Bounded; the oldest entry goes
+    first."""
+
+    def __init__(self, secret: str, max_entries: int = 10_000) -> None:
+        self._secret = secret
+        self._max = max_entries
+        self._claims: dict[str, AccessClaims] = {}
+
+    def decode(self, token: str) -> AccessClaims:
+        claims = self._claims.get(token)
+        if claims is not None and time.time() <= claims.exp + LEEWAY_SECONDS:
+            return claims
+        self._claims.pop(token, None)
+        claims = decode_access_token(self._secret, token)  # raises for a bad or expired token
+        if len(self._claims) >= self._max:
+            del self._claims[next(iter(self._claims))]
+        self._claims[token] = claims
+        return claims

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -36,7 +37,10 @@ Connection = Any
 async def acquire(pool: asyncpg.Pool, settings: Settings) -> Connection:
     """A pooled connection, or 503 ``SERVICE_UNAVAILABLE`` within the acquire timeout."""
     try:
-        return await pool.acquire(timeout=settings.pool_acquire_timeout)
+        # asyncio.timeout, not acquire(timeout=...): asyncpg's own timeout wraps the acquire in a
+        # task of its own, a cost paid on every request for the rare one that waits.
+        async with asyncio.timeout(settings.pool_acquire_timeout):
+            return await pool.acquire()
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise errors.ServiceUnavailable(retry_after=_retry_after(settings)) from exc
 

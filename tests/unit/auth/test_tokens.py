@@ -68,3 +68,35 @@ def test_api_keys_parse_only_their_own_shape() -> None:
     other = api_keys.parse(api_keys.new_key().key)
     assert other is not None
     assert not api_keys.secret_matches(other, created.secret_digest)
+
+
+def test_a_verified_token_is_served_from_the_cache_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    account_id = str(uuid.uuid4())
+    now = int(time.time())
+    token = jwt.encode({"typ": "access", "sub": account_id, "iat": now, "exp": now + 60}, SECRET)
+    verified = tokens.VerifiedAccessTokens(SECRET)
+    assert verified.decode(token).sub == account_id
+    checks: list[str] = []
+    monkeypatch.setattr(tokens, "decode_access_token", lambda secret, t: checks.append(t))
+    assert verified.decode(token).sub == account_id
+    assert checks == [], "the second use skips the signature check"
+
+    def expired(secret: str, t: str) -> tokens.AccessClaims:
+        raise errors.TokenExpired()
+
+    monkeypatch.setattr(tokens, "decode_access_token", expired)
+    monkeypatch.setattr(tokens.time, "time", lambda: now + 60 + tokens.LEEWAY_SECONDS + 1)
+    with pytest.raises(errors.TokenExpired):
+        verified.decode(token)  # past its expiry the cache answers nothing: the check runs again
+
+
+def test_the_cache_of_verified_tokens_refuses_what_it_never_verified() -> None:
+    verified = tokens.VerifiedAccessTokens(SECRET, max_entries=2)
+    forged = jwt.encode(
+        {"typ": "access", "sub": str(uuid.uuid4()), "iat": 1, "exp": 2**40}, "another secret" * 4
+    )
+    for _ in range(2):
+        with pytest.raises(errors.AuthenticationFailed):
+            verified.decode(forged)
+    keep = [tokens.issue_access_token(SECRET, str(uuid.uuid4()), None, 900) for _ in range(3)]
+    assert [verified.decode(t).sub for t in keep] == [verified.decode(t).sub for t in keep]
