@@ -39,35 +39,31 @@ class _Collection(Body):
     db_family: ClassVar[bool] = False
     """Whether the body was named in the ``db.*`` family (criteria under more names)."""
 
-    def criteria(self) -> Criteria:
-        """The match criteria, sent once under one of the names this body reads."""
-        sent = [(name, getattr(self, name, None)) for name in ("match", *CRITERIA_ALIASES)]
-        sent = [(name, value) for name, value in sent if value is not None and self._is_criteria(name)]
+    def _criteria_sent(self) -> tuple[str, Any] | None:
+        """(name, value) of the criteria, sent once under one of the names this body reads."""
+        names = ("match", *CRITERIA_ALIASES) if self.db_family else ("match",)
+        sent = [(name, value) for name in names if (value := getattr(self, name, None)) is not None]
         if len(sent) > 1:
-            names = ", ".join(name for name, _ in sent)
-            raise ValidationError(f"Send the criteria once, not as {names}", details={"field": sent[1][0]})
-        if not sent:
+            listed = ", ".join(name for name, _ in sent)
+            raise ValidationError(f"Send the criteria once, not as {listed}", details={"field": sent[1][0]})
+        return sent[0] if sent else None
+
+    def criteria(self) -> Criteria:
+        sent = self._criteria_sent()
+        if sent is None:
             return {}
-        name, value = sent[0]
+        name, value = sent
         if not isinstance(value, dict):
             raise ValidationError(f"{name} must be an object", details={"field": name})
         return value
-
-    def criteria_pointer(self) -> str:
-        for name in CRITERIA_ALIASES:
-            if self._is_criteria(name) and getattr(self, name, None) is not None:
-                return "/" + name
-        return "/match"
-
-    def _is_criteria(self, name: str) -> bool:
-        return name == "match" or self.db_family
 
     def target_name(self) -> str:
         name: str = _required(self.collection, "collection")
         return name
 
     def pointers(self) -> Pointers:
-        return msgspec.structs.replace(DDO_POINTERS, criteria=self.criteria_pointer())
+        sent = self._criteria_sent()
+        return msgspec.structs.replace(DDO_POINTERS, criteria="/" + sent[0] if sent else "/match")
 
 
 class FindBody(_Collection):
