@@ -16,7 +16,7 @@ from pgcube.query.cache import SQL_CACHE
 from pgcube.query.cursor import Cursor, decode_cursor, encode_cursor, fingerprint
 from pgcube.query.fields import ROW_COLUMNS, FieldType, document_expression, field_path
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
-from pgcube.query.nodes import PNode
+from pgcube.query.nodes import Column, PNode
 from pgcube.query.parse import parse
 from pgcube.query.plan import Planner
 from pgcube.query.pointer import fail
@@ -163,6 +163,8 @@ def compile_find(
     if cursor is not None:
         after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
         skip, number = 0, 1
+    if after is None and _is_point_lookup(node):
+        return _point_lookup(collection, node, shown, size, skip, number, sort_id, count)
     key = (
         "find",
         collection.schema,
@@ -189,6 +191,55 @@ def compile_find(
         offset=skip,
         page=number,
         keyset=after is not None,
+        sort_fingerprint=sort_id,
+    )
+
+
+def _is_point_lookup(node: PNode) -> bool:
+    """Criteria that are one ``_key`` equality: the primary key finds at most one row."""
+    return isinstance(node, Column) and node.column == "_key" and node.op == "="
+
+
+def _point_lookup(
+    collection: Collection,
+    node: PNode,
+    shown: Projection | None,
+    size: int,
+    skip: int,
+    number: int,
+    sort_id: str,
+    count: bool,
+) -> FindQuery:
+    """A find by one ``_key``: at most one row, so no order, page window or count to compute —
+    the page statement's machinery (subquery, sort keys, window, count branch) would only cost
+    PostgreSQL planning time on the most common request there is. Same columns as a page
+    (``doc``, ``cursor``, ``total``); the sort was still parsed and checked by the caller."""
+
+    def build() -> str:
+        params = Params()
+        where = _where(node, params)
+        document = shown.render(params) if shown is not None else document_expression()
+        select = exp.select(
+            exp.alias_(document, "doc"),
+            exp.alias_(sql.cast(exp.null(), "jsonb"), "cursor"),
+            exp.alias_(sql.cast(exp.null(), "bigint"), "total"),
+        ).from_(sql.qualified_table(collection.schema, collection.table))
+        return sql.render(select.where(where, copy=False).offset(params.take("bigint"), copy=False))
+
+    shape = shown.shape if shown is not None else None
+    text = SQL_CACHE.get(("find-key", collection.schema, collection.table, shape), build)
+    values: list[Any] = []
+    node.collect(values)
+    if shown is not None:
+        shown.collect(values)
+    values.append(skip)
+    return FindQuery(
+        select=Compiled(text, tuple(values)),
+        count=_count(collection, node) if count else None,
+        limit=size,
+        offset=skip,
+        page=number,
+        keyset=False,
         sort_fingerprint=sort_id,
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlglot
 
+from pgcube.errors import InvalidQuery
 from pgcube.query import SQL_CACHE, Collection, compile_count, compile_find, compile_update, compile_where
 
 GOLDEN = Path(__file__).with_name("golden_sql.json")
@@ -35,6 +36,7 @@ SHAPES: dict[str, Any] = {
     "size": lambda: compile_where(COLL, {"tags:$size": 2}),
     "count": lambda: compile_count(COLL, {"price:$gt": 5}),
     "find": lambda: compile_find(COLL, {"category": "x"}, sort="price desc", limit=25).select,
+    "find_key": lambda: compile_find(COLL, {"_id": "k7"}, projection={"name": 1}).select,
     "find_projection": lambda: compile_find(COLL, None, projection={"name": 1, "addr.city": 1}).select,
     "find_json_sort": lambda: compile_find(COLL, None, sort=["rating desc", "name"]).select,
     "find_keyset": lambda: (
@@ -145,3 +147,19 @@ def test_the_total_rides_in_the_page_statement_and_only_when_needed() -> None:
         "doc",
         "cursor",
     ]
+
+
+def test_a_find_by_one_key_is_a_primary_key_lookup() -> None:
+    """At most one row: no subquery, order, window or count branch for PostgreSQL to plan; the
+    same columns as a page, and the sort is still checked."""
+    q = compile_find(COLL, {"_key": "k7"}, sort="price desc", limit=5, offset=0)
+    select = sqlglot.parse_one(q.select.sql, read="postgres")
+    assert [e.alias for e in select.expressions] == ["doc", "cursor", "total"]
+    assert select.args.get("order") is None
+    assert "OVER" not in q.select.sql
+    assert 'FROM "shop_3fa9c1"."products" WHERE _key = CAST($1 AS TEXT)' in q.select.sql
+    assert q.select.params == ("k7", 0)
+    assert q.count is not None
+    assert compile_find(COLL, {"_key": "k7", "name": "x"}).select.sql != q.select.sql
+    with pytest.raises(InvalidQuery):
+        compile_find(COLL, {"_key": "k7"}, sort="bad sort !")
