@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgcube.errors import ValidationError
 from pgcube.management.models import Collection, FieldSpec, FieldType
 from pgcube.management.validation import compile_validator, is_iso_date, is_iso_datetime, validator_for
-from pgcube.query.fields import ISO_PATTERN
+from pgcube.query.fields import ISO_PATTERN, iso_instant
 
 F = FieldType
 
@@ -195,8 +197,54 @@ def test_field_names_that_are_not_identifiers_work_in_validate_json() -> None:
         v.validate_json(b'{"first_name": "Ada"}')
 
 
-@given(st.text(alphabet="0123456789-T:Z.+ ", max_size=30))
-def test_every_accepted_date_is_one_the_typed_index_reads(text: str) -> None:
-    """What the validator accepts, the index expression of pgcube.query.fields parses (no NULL, no error)."""
-    if is_iso_date(text) or is_iso_datetime(text):
-        assert re.match(ISO_PATTERN, text, re.ASCII)
+class IsoValue(NamedTuple):
+    """A date or date-time in one of the spellings the validator accepts, and its instant."""
+
+    text: str
+    has_time: bool
+    instant: Decimal
+    """Seconds since 0001-01-01T00:00Z by Python's calendar (``date.toordinal``), not pgcube's."""
+
+
+@st.composite
+def iso_values(draw: st.DrawFn) -> IsoValue:
+    """Every spelling of ``is_iso_date``/``is_iso_datetime``: a date alone, or with ``T``/``t``/space,
+    ``HH:MM``, optional ``:SS``, optional fraction (any length), optional ``Z``/``z``/``±HH[[:]MM]``."""
+    day = draw(st.dates(min_value=datetime.date(1, 1, 1), max_value=datetime.date(9999, 12, 31)))
+    text = day.isoformat()
+    days = day.toordinal() - 1
+    if not draw(st.booleans()):
+        return IsoValue(text, False, Decimal(days * 86400))
+    hour, minute = draw(st.integers(0, 23)), draw(st.integers(0, 59))
+    text += draw(st.sampled_from("Tt ")) + f"{hour:02d}:{minute:02d}"
+    seconds = Decimal(0)
+    if draw(st.booleans()):
+        second = draw(st.integers(0, 59))
+        fraction = draw(st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=1, max_size=12)))
+        text += f":{second:02d}" + (f".{fraction}" if fraction else "")
+        seconds = Decimal(f"{second}.{fraction or 0}")
+    offset = 0
+    zone = draw(st.sampled_from(["", "Z", "z", "+HH", "+HHMM", "+HH:MM"]))
+    if zone.startswith("+"):
+        sign = draw(st.sampled_from("+-"))
+        off_h, off_m = draw(st.integers(0, 23)), draw(st.integers(0, 59))
+        offset = (-1 if sign == "-" else 1) * (off_h * 3600 + (0 if zone == "+HH" else off_m * 60))
+        zone = zone.replace("+", sign).replace("HH", f"{off_h:02d}").replace("MM", f"{off_m:02d}")
+    text += zone
+    instant = Decimal(days * 86400 + hour * 3600 + minute * 60) + seconds - offset
+    return IsoValue(text, True, instant)
+
+
+@settings(max_examples=500)
+@given(iso_values())
+def test_every_accepted_date_is_one_the_typed_index_reads(value: IsoValue) -> None:
+    """What the validator accepts, the index expression of pgcube.query.fields reads (its pattern
+    matches, so the value is not NULL in the index) as the instant the calendar says.
+    The same values go through PostgreSQL in tests/integration/management/test_date_index.py."""
+    assert is_iso_date(value.text)
+    assert is_iso_datetime(value.text) is value.has_time
+    check_both(validator(FieldSpec(name="f", type=F.DATE)), {"f": value.text})
+    if value.has_time:
+        check_both(validator(FieldSpec(name="f", type=F.DATETIME)), {"f": value.text})
+    assert re.match(ISO_PATTERN, value.text, re.ASCII)
+    assert iso_instant(value.text) == value.instant
