@@ -146,11 +146,35 @@ def test_invalid_utf8_is_invalid_json(probe_client: httpx.Client) -> None:
     assert_envelope(response, 400, "INVALID_JSON")
 
 
-def test_absurdly_deep_json_is_400(probe_client: httpx.Client) -> None:
-    deep = b"[" * 1000 + b"]" * 1000
+@pytest.mark.parametrize("depth", [65, 1000])
+def test_json_nested_deeper_than_the_limit_is_400(probe_client: httpx.Client, depth: int) -> None:
+    """Under the body limit (2048 bytes here) and deeper than 64: the depth check refuses it."""
+    deep = b"[" * depth + b"]" * depth
+    assert len(deep) <= 2048
     response = probe_client.post("/test/probe", content=deep, headers={"content-type": "application/json"})
-    assert response.status_code in (400, 413), response.text
-    assert response.json()["success"] is False
+    body = assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert body["error"]["details"] == {"max_depth": 64}
+
+
+def test_json_nested_exactly_to_the_limit_reaches_the_decoder(probe_client: httpx.Client) -> None:
+    deep = b"[" * 64 + b"]" * 64
+    body = assert_envelope(
+        probe_client.post("/test/probe", content=deep, headers={"content-type": "application/json"}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert body["error"] == {
+        "code": "VALIDATION_ERROR",
+        "message": "Expected `object`, got `array`",
+        "details": {},
+    }
+
+
+def test_deep_json_over_the_body_limit_is_413(probe_client: httpx.Client) -> None:
+    """The size limit comes first: a deep body past 2048 bytes is never scanned for depth."""
+    deep = b"[" * 1100 + b"]" * 1100
+    response = probe_client.post("/test/probe", content=deep, headers={"content-type": "application/json"})
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_wrong_method_on_the_ddo_route_answers_in_the_ddo_envelope(client: httpx.Client) -> None:

@@ -40,8 +40,14 @@ def test_brackets_inside_strings_do_not_count() -> None:
     assert json_depth(body, limit=0) == 2
 
 
-def test_a_shallow_body_is_not_scanned() -> None:
-    assert json_depth(b'{"a": [1, 2, {"b": 3}]}', limit=64) <= 64
+def test_a_body_with_no_more_brackets_than_the_limit_is_not_scanned() -> None:
+    """Depth ≤ brackets, so at most ``limit`` brackets cannot exceed ``limit``: the answer is 0
+    without a scan (not the true depth, 3); one bracket more and the body is scanned."""
+    body = b'{"a": [1, 2, {"b": 3}]}'
+    assert json_depth(body, limit=64) == 0
+    assert json_depth(body, limit=3) == 0
+    assert json_depth(body, limit=2) == 3
+    assert json_depth(body, limit=0) == 3
 
 
 def test_a_megabyte_of_brackets_is_cheap() -> None:
