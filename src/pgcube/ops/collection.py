@@ -264,93 +264,96 @@ async def restore(ctx: Context, command: commands.Restore) -> int:
     return await ctx.documents.restore(ctx.collection, command)
 
 
-def _aliases(name: str, body: type[_Collection], *legacy: str) -> dict[str, type[Body]]:
-    """``db.<verb>`` (and other legacy names) with the ``db.*`` body."""
+def _op(
+    verb: str,
+    summary: str,
+    body: type[_Collection],
+    handler: Any,
+    present: Any,
+    tx: Tx,
+    *,
+    creates: bool = False,
+    legacy: tuple[str, ...] = (),
+    idempotent: bool = False,
+    example: dict[str, Any] | None = None,
+) -> Op[Any, Any]:
+    """``collection.<verb>``, answering to ``db.<verb>`` (and ``legacy`` names) with the ``db.*`` body."""
     variant = db_variant(body)
-    return {f"db.{name}": variant, **dict.fromkeys(legacy, variant)}
+    return Op(
+        name=f"collection.{verb}",
+        summary=summary,
+        body=body,
+        handler=handler,
+        present=present,
+        tx=tx,
+        collection=CollectionUse.CREATES if creates else CollectionUse.NEEDS,
+        aliases={f"db.{verb}": variant, **dict.fromkeys(legacy, variant)},
+        idempotent=idempotent,
+        example=example,
+    )
 
 
-FIND = Op(
-    name="collection.find",
-    summary="Find documents: match, sort, projection (filter), pages or a cursor",
-    body=FindBody,
-    handler=find,
-    present=_page,
-    tx=Tx.READ,
-    collection=CollectionUse.NEEDS,
-    aliases=_aliases("find", FindBody, "db.fetch"),
+FIND = _op(
+    "find",
+    "Find documents: match, sort, projection (filter), pages or a cursor",
+    FindBody,
+    find,
+    _page,
+    Tx.READ,
+    legacy=("db.fetch",),
     example={"op": "collection.find", "collection": "users", "match": {"status": "active"}, "limit": 50},
 )
-COUNT = Op(
-    name="collection.count",
-    summary="Count the matching documents",
-    body=CountBody,
-    handler=count,
-    present=_count,
-    tx=Tx.READ,
-    collection=CollectionUse.NEEDS,
-    aliases=_aliases("count", CountBody),
-)
-INSERT = Op(
-    name="collection.insert",
-    summary="Insert one document or a batch (at most 1000); creates the collection on first use",
-    body=InsertBody,
-    handler=insert,
-    present=lambda inserted: _documents(inserted.documents),
-    tx=Tx.WRITE,
-    collection=CollectionUse.CREATES,
-    aliases=_aliases("insert", InsertBody),
+COUNT = _op("count", "Count the matching documents", CountBody, count, _count, Tx.READ)
+INSERT = _op(
+    "insert",
+    "Insert one document or a batch (at most 1000); creates the collection on first use",
+    InsertBody,
+    insert,
+    lambda inserted: _documents(inserted.documents),
+    Tx.WRITE,
+    creates=True,
     idempotent=True,
 )
-UPDATE = Op(
-    name="collection.update",
-    summary="Update the matching documents with the mutation language (data)",
-    body=UpdateBody,
-    handler=update,
-    present=_documents,
-    tx=Tx.WRITE,
-    collection=CollectionUse.NEEDS,
-    aliases=_aliases("update", UpdateBody),
+UPDATE = _op(
+    "update",
+    "Update the matching documents with the mutation language (data)",
+    UpdateBody,
+    update,
+    _documents,
+    Tx.WRITE,
 )
-UPSERT = Op(
-    name="collection.upsert",
-    summary="Update the matching documents, or insert one from match and insert",
-    body=UpsertBody,
-    handler=upsert,
-    present=_upserted,
-    tx=Tx.WRITE,
-    collection=CollectionUse.CREATES,
-    aliases=_aliases("upsert", UpsertBody),
+UPSERT = _op(
+    "upsert",
+    "Update the matching documents, or insert one from match and insert",
+    UpsertBody,
+    upsert,
+    _upserted,
+    Tx.WRITE,
+    creates=True,
 )
-DELETE = Op(
-    name="collection.delete",
-    summary="Delete the matching documents (restorable for 24 h by _ref)",
-    body=RemoveBody,
-    handler=remove,
-    present=_removed,
-    tx=Tx.WRITE,
-    collection=CollectionUse.NEEDS,
-    aliases=_aliases("delete", RemoveBody),
+DELETE = _op(
+    "delete",
+    "Delete the matching documents (restorable for 24 h by _ref)",
+    RemoveBody,
+    remove,
+    _removed,
+    Tx.WRITE,
 )
-ARCHIVE = Op(
-    name="collection.archive",
-    summary="Archive the matching documents: hidden from queries until restored by _ref",
-    body=ArchiveBody,
-    handler=remove,
-    present=_removed,
-    tx=Tx.WRITE,
-    collection=CollectionUse.NEEDS,
-    aliases=_aliases("archive", ArchiveBody),
+ARCHIVE = _op(
+    "archive",
+    "Archive the matching documents: hidden from queries until restored by _ref",
+    ArchiveBody,
+    remove,
+    _removed,
+    Tx.WRITE,
 )
-RESTORE = Op(
-    name="collection.restore",
-    summary="Put back what a delete or archive moved away (by _ref)",
-    body=RestoreBody,
-    handler=restore,
-    present=_count,
-    tx=Tx.WRITE,
-    collection=CollectionUse.NEEDS,
-    aliases=_aliases("restore", RestoreBody),
+RESTORE = _op(
+    "restore",
+    "Put back what a delete or archive moved away (by _ref)",
+    RestoreBody,
+    restore,
+    _count,
+    Tx.WRITE,
 )
 
 OPS: tuple[Op[Any, Any], ...] = (FIND, COUNT, INSERT, UPDATE, UPSERT, DELETE, ARCHIVE, RESTORE)

@@ -163,8 +163,6 @@ def compile_find(
     if cursor is not None:
         after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
         skip, number = 0, 1
-    if after is None and _is_point_lookup(node):
-        return _point_lookup(collection, node, shown, size, skip, number, sort_id, count)
     key = (
         "find",
         collection.schema,
@@ -175,15 +173,25 @@ def compile_find(
         after.nulls if after is not None else None,
         count,
     )
-    text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after, count))
     values: list[Any] = []
     node.collect(values)
-    if after is not None:
-        values.append(after.raw)
-    values += sort_paths
-    if shown is not None:
-        shown.collect(values)
-    values += [size + 1, skip]
+    if after is None and _is_point_lookup(node):
+        shape = shown.shape if shown is not None else None
+        text = SQL_CACHE.get(
+            ("find-key", collection.schema, collection.table, shape),
+            lambda: _render_point_lookup(collection, node, shown),
+        )
+        if shown is not None:
+            shown.collect(values)
+        values.append(skip)
+    else:
+        text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after, count))
+        if after is not None:
+            values.append(after.raw)
+        values += sort_paths
+        if shown is not None:
+            shown.collect(values)
+        values += [size + 1, skip]
     return FindQuery(
         select=Compiled(text, tuple(values)),
         count=_count(collection, node) if count else None,
@@ -200,48 +208,20 @@ def _is_point_lookup(node: PNode) -> bool:
     return isinstance(node, Column) and node.column == "_key" and node.op == "="
 
 
-def _point_lookup(
-    collection: Collection,
-    node: PNode,
-    shown: Projection | None,
-    size: int,
-    skip: int,
-    number: int,
-    sort_id: str,
-    count: bool,
-) -> FindQuery:
+def _render_point_lookup(collection: Collection, node: PNode, shown: Projection | None) -> str:
     """A find by one ``_key``: at most one row, so no order, page window or count to compute —
     the page statement's machinery (subquery, sort keys, window, count branch) would only cost
     PostgreSQL planning time on the most common request there is. Same columns as a page
-    (``doc``, ``cursor``, ``total``); the sort was still parsed and checked by the caller."""
-
-    def build() -> str:
-        params = Params()
-        where = _where(node, params)
-        document = shown.render(params) if shown is not None else document_expression()
-        select = exp.select(
-            exp.alias_(document, "doc"),
-            exp.alias_(sql.cast(exp.null(), "jsonb"), "cursor"),
-            exp.alias_(sql.cast(exp.null(), "bigint"), "total"),
-        ).from_(sql.qualified_table(collection.schema, collection.table))
-        return sql.render(select.where(where, copy=False).offset(params.take("bigint"), copy=False))
-
-    shape = shown.shape if shown is not None else None
-    text = SQL_CACHE.get(("find-key", collection.schema, collection.table, shape), build)
-    values: list[Any] = []
-    node.collect(values)
-    if shown is not None:
-        shown.collect(values)
-    values.append(skip)
-    return FindQuery(
-        select=Compiled(text, tuple(values)),
-        count=_count(collection, node) if count else None,
-        limit=size,
-        offset=skip,
-        page=number,
-        keyset=False,
-        sort_fingerprint=sort_id,
-    )
+    (``doc``, ``cursor``, ``total``); the sort is still parsed and checked."""
+    params = Params()
+    where = _where(node, params)
+    document = shown.render(params) if shown is not None else document_expression()
+    select = exp.select(
+        exp.alias_(document, "doc"),
+        exp.alias_(sql.cast(exp.null(), "jsonb"), "cursor"),
+        exp.alias_(sql.cast(exp.null(), "bigint"), "total"),
+    ).from_(sql.qualified_table(collection.schema, collection.table))
+    return sql.render(select.where(where, copy=False).offset(params.take("bigint"), copy=False))
 
 
 def _render_find(
