@@ -45,18 +45,38 @@ def raw_request(headers: dict[str, str], body: bytes, content_length: int) -> by
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def no_open_transaction(pg: SyncPg, timeout: float = 10) -> bool:
-    """True once no pgcube connection of this test run is left inside a transaction."""
+OPEN_TRANSACTIONS = (
+    "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+    "AND application_name = 'pgcube' AND xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+)
+"""pgcube backends of this test run inside a transaction: ``idle in transaction`` as well as
+``active`` (a COPY still waiting for rows is active, and its transaction is open)."""
+
+
+def no_open_transaction(pg: SyncPg, timeout: float = 10, *, but: int | None = None) -> bool:
+    """True once no pgcube connection of this test run (but the backend ``but``) is left inside
+    a transaction. Polled: other servers of the run open short transactions of their own."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = pg.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'pgcube' AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
-        )
-        if busy == 0:
+        if all(row["pid"] == but for row in pg.fetch(OPEN_TRANSACTIONS)):
             return True
         time.sleep(0.05)
     return False
+
+
+def copy_in_progress(pg: SyncPg, timeout: float = 10) -> int:
+    """The pid of the pgcube backend inside the import's COPY, once PostgreSQL shows one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid: int | None = pg.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'pgcube' AND state = 'active' AND xact_start IS NOT NULL "
+            "AND query LIKE 'COPY %pgcube_import%'"
+        )
+        if pid is not None:
+            return pid
+        time.sleep(0.02)
+    raise AssertionError(f"no import COPY visible in pg_stat_activity within {timeout} s")
 
 
 def ndjson_lines(n: int) -> bytes:
@@ -72,13 +92,18 @@ def test_the_app_wide_body_limit_does_not_apply_to_imports(db: ImportDb) -> None
 
 
 def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(
-    db: ImportDb, live_server: LiveServer, pg: SyncPg
+    db: ImportDb, live_server: LiveServer, settings: Settings, pg: SyncPg
 ) -> None:
+    """The disconnect itself ends the import's transaction (rolled back: no collection), well
+    before the idle timeout would; the import holds no other transaction open meanwhile."""
+    deadline = 10.0
+    assert settings.import_idle_timeout > deadline
     body = multipart({"database_id": db.id, "collection_name": "fresh"}, ndjson_lines(2_000), close=False)
     with socket.create_connection(("127.0.0.1", live_server.port)) as sock:
         sock.sendall(raw_request(db.headers, body, content_length=len(body) + 1_000_000))
-        time.sleep(0.3)  # the server is now inside the COPY, waiting for more
-    assert no_open_transaction(pg)
+        importing = copy_in_progress(pg, timeout=deadline)  # inside the COPY, waiting for more
+        assert no_open_transaction(pg, timeout=deadline, but=importing), pg.fetch(OPEN_TRANSACTIONS)
+    assert no_open_transaction(pg, timeout=deadline), pg.fetch(OPEN_TRANSACTIONS)
     assert db.count("fresh") is None
     assert db.upload(b'{"name": "after"}', collection="items").status_code == 201
 
