@@ -7,6 +7,37 @@ from typing import Any
 import pytest
 
 from tests.integration.data.conftest import Db, make_db
+from tests.support.sync_pg import SyncPg
+
+
+def snapshot(pg: SyncPg, db: Db) -> dict[str, Any]:
+    """Everything a write could touch in ``db``, read from PostgreSQL: its catalog rows (collections,
+    fields) and every row, system columns included, of every table of its schema (the trash too)."""
+    schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db.id)
+    tables = [
+        row["relname"]
+        for row in pg.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1",
+            schema,
+        )
+    ]
+    return {
+        "collections": [
+            tuple(r)
+            for r in pg.fetch("SELECT * FROM pgcube.collections WHERE database_id = $1 ORDER BY name", db.id)
+        ],
+        "fields": [
+            tuple(r)
+            for r in pg.fetch(
+                "SELECT * FROM pgcube.fields WHERE database_id = $1 ORDER BY collection_name, position", db.id
+            )
+        ],
+        "rows": {
+            table: [r[0] for r in pg.fetch(f'SELECT t::text FROM "{schema}"."{table}" t ORDER BY 1')]
+            for table in tables
+        },
+    }
 
 
 def test_declared_field_violation_writes_nothing(db: Db) -> None:
@@ -19,11 +50,17 @@ def test_declared_field_violation_writes_nothing(db: Db) -> None:
     assert db.keys("products") == []
 
 
-def test_required_field_missing(db: Db) -> None:
+def test_required_field_missing(db: Db, pg: SyncPg) -> None:
+    db.insert("products", [{"_key": "kept", "name": "kept"}])
+    before = snapshot(pg, db)
     error = db.error(
-        {"op": "collection.insert", "collection": "products", "data": {"price": 1}}, 400, "VALIDATION_ERROR"
+        {"op": "collection.insert", "collection": "products", "data": [{"name": "ok"}, {"price": 1}]},
+        400,
+        "VALIDATION_ERROR",
     )
-    assert error["details"]["field"] == "name"
+    assert error["details"] == {"index": 1, "field": "name", "required": True}
+    assert snapshot(pg, db) == before
+    assert len(before["rows"]["products"]) == 1
 
 
 def test_update_breaking_a_declared_field_changes_nothing(db: Db) -> None:
@@ -62,18 +99,17 @@ def test_incr_on_a_string_is_400_and_changes_nothing(db: Db) -> None:
     assert sorted(d["title"] for d in db.find("notes")["data"]) == ["x", "y"]
 
 
-def test_writing_system_fields_in_an_update_is_400(db: Db) -> None:
-    db.insert("notes", [{"_key": "a"}])
-    db.error(
-        {
-            "op": "collection.update",
-            "collection": "notes",
-            "match": {},
-            "data": {"_created_at": "2020-01-01"},
-        },
-        400,
-        "VALIDATION_ERROR",
-    )
+def test_writing_system_fields_in_an_update_is_400(db: Db, pg: SyncPg) -> None:
+    db.insert("notes", [{"_key": "a", "n": 1}])
+    before = snapshot(pg, db)
+    assert len(before["rows"]["notes"]) == 1
+    for data in ({"_created_at": "2020-01-01"}, {"n": 2, "_modified_at": "2020-01-01"}, {"_key": "b"}):
+        db.error(
+            {"op": "collection.update", "collection": "notes", "match": {}, "data": data},
+            400,
+            "VALIDATION_ERROR",
+        )
+        assert snapshot(pg, db) == before, data
 
 
 def test_batch_limit(db: Db) -> None:
@@ -84,20 +120,32 @@ def test_batch_limit(db: Db) -> None:
 
 
 @pytest.mark.parametrize("doc", [[1, 2], "text", 5, None])
-def test_a_document_must_be_an_object(db: Db, doc: Any) -> None:
+def test_a_document_must_be_an_object(db: Db, pg: SyncPg, doc: Any) -> None:
+    """Into a collection that does not exist yet: it is not created either."""
+    before = snapshot(pg, db)
     error = db.error(
         {"op": "collection.insert", "collection": "notes", "data": [{"a": 1}, doc]}, 400, "VALIDATION_ERROR"
     )
     assert error["details"]["index"] == 1
+    assert snapshot(pg, db) == before
+    assert "notes" not in before["rows"]
 
 
-def test_nul_character_is_a_clear_400(db: Db) -> None:
+@pytest.mark.parametrize("collection", ["notes", "products"])
+def test_nul_character_is_a_clear_400(db: Db, pg: SyncPg, collection: str) -> None:
+    """Into a new collection (not created) and an existing one (nothing added)."""
+    before = snapshot(pg, db)
     error = db.error(
-        {"op": "collection.insert", "collection": "notes", "data": {"text": "a\u0000b"}},
+        {
+            "op": "collection.insert",
+            "collection": collection,
+            "data": [{"name": "ok"}, {"name": "x", "text": "a\u0000b"}],
+        },
         400,
         "VALIDATION_ERROR",
     )
     assert "NUL" in error["message"]
+    assert snapshot(pg, db) == before
 
 
 def test_duplicate_key_inside_one_batch_writes_nothing(db: Db) -> None:
