@@ -35,6 +35,14 @@ def _database_of(pg: SyncPg, account: Account) -> str:
     return database_id
 
 
+def keys_of(pg: SyncPg, account: Account) -> list[dict[str, object]]:
+    """The account's rows of ``pgcube.api_keys``, straight from the table."""
+    rows = pg.fetch(
+        "SELECT * FROM pgcube.api_keys WHERE account_id = $1::uuid ORDER BY id", account.account_id
+    )
+    return [dict(row) for row in rows]
+
+
 def test_a_key_is_shown_once_and_stored_as_a_hash(probe: httpx.Client, pg: SyncPg, owner: Account) -> None:
     created = probe.post("/core/api/v1/keys", json={"name": "backend"}, headers=owner.headers)
     assert created.status_code == 201, created.text
@@ -195,6 +203,8 @@ def test_a_key_cannot_be_scoped_to_another_accounts_database(
 ) -> None:
     stranger = new_account(probe, pg)
     theirs = _database_of(pg, stranger)
+    existing = create_api_key(probe, owner)
+    before = keys_of(pg, owner)
     answer = probe.post("/core/api/v1/keys", json={"name": "x", "database_id": theirs}, headers=owner.headers)
     missing = probe.post(
         "/core/api/v1/keys", json={"name": "x", "database_id": "0" * 24}, headers=owner.headers
@@ -202,6 +212,9 @@ def test_a_key_cannot_be_scoped_to_another_accounts_database(
     assert (answer.status_code, answer.json()) == (missing.status_code, missing.json())
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "DATABASE_NOT_FOUND"
+    assert keys_of(pg, owner) == before
+    assert [row["id"] for row in before] == [existing[4:20]]
+    assert keys_of(pg, stranger) == []
 
 
 @pytest.mark.parametrize(
@@ -214,20 +227,27 @@ def test_a_key_cannot_be_scoped_to_another_accounts_database(
     ],
 )
 def test_invalid_key_requests_name_the_field(
-    probe: httpx.Client, owner: Account, body: dict[str, object], field: str
+    probe: httpx.Client, pg: SyncPg, owner: Account, body: dict[str, object], field: str
 ) -> None:
     answer = probe.post("/core/api/v1/keys", json=body, headers=owner.headers)
     assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
     assert answer.json()["error"]["details"].get("field") == field
+    assert keys_of(pg, owner) == []
 
 
-def test_unknown_fields_on_key_creation_are_refused(probe: httpx.Client, owner: Account) -> None:
+def test_unknown_fields_on_key_creation_are_refused(probe: httpx.Client, pg: SyncPg, owner: Account) -> None:
+    stranger = new_account(probe, pg)
     answer = probe.post(
         "/core/api/v1/keys",
-        json={"name": "x", "account_id": "00000000-0000-0000-0000-000000000000"},
+        json={"name": "x", "account_id": stranger.account_id},
         headers=owner.headers,
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert answer.json()["error"]["details"] == {"field": "account_id", "unknown": True}
+    assert keys_of(pg, owner) == []
+    assert keys_of(pg, stranger) == []
 
 
 def test_the_key_quota_is_enforced(probe: httpx.Client, pg: SyncPg, owner: Account) -> None:
@@ -239,9 +259,11 @@ def test_the_key_quota_is_enforced(probe: httpx.Client, pg: SyncPg, owner: Accou
         """,
         owner.account_id,
     )
+    before = keys_of(pg, owner)
     answer = probe.post("/core/api/v1/keys", json={"name": "one too many"}, headers=owner.headers)
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "QUOTA_EXCEEDED"
+    assert keys_of(pg, owner) == before
     # Revoked keys do not count.
     pg.execute("UPDATE pgcube.api_keys SET revoked_at = now() WHERE account_id = $1::uuid", owner.account_id)
     assert probe.post("/core/api/v1/keys", json={"name": "fits"}, headers=owner.headers).status_code == 201

@@ -58,10 +58,25 @@ def test_mass_assignment_on_the_profile_is_refused_and_changes_nothing(
     assert dict(after) == dict(before)
 
 
-def test_invalid_names_are_refused(probe: httpx.Client, me: Account) -> None:
-    for body in ({"firstName": "x" * 101}, {"lastName": "a\x00b"}, {"firstName": 42}):
-        answer = probe.patch("/core/profile", json=body, headers=me.headers)
-        assert answer.status_code == 400, answer.text
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"firstName": "x" * 101}, "firstName"),
+        ({"lastName": "a\x00b"}, "lastName"),
+        ({"firstName": 42}, "firstName"),
+        ({"firstName": "Eve", "lastName": "x" * 101}, "lastName"),
+    ],
+)
+def test_invalid_names_are_refused_and_change_nothing(
+    probe: httpx.Client, pg: SyncPg, me: Account, body: dict[str, object], field: str
+) -> None:
+    before = pg.fetchrow("SELECT * FROM pgcube.accounts WHERE id = $1::uuid", me.account_id)
+    answer = probe.patch("/core/profile", json=body, headers=me.headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert answer.json()["error"]["details"].get("field") == field
+    after = pg.fetchrow("SELECT * FROM pgcube.accounts WHERE id = $1::uuid", me.account_id)
+    assert dict(after) == dict(before)
 
 
 def test_the_profile_needs_a_session(probe: httpx.Client) -> None:

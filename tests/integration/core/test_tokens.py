@@ -56,6 +56,25 @@ def _refused(probe: httpx.Client, headers: dict[str, str], code: str = "AUTHENTI
         assert answer.json()["error"]["code"] == code
 
 
+def account_state(pg: SyncPg, email: str) -> dict[str, Any]:
+    """What a password reset may change, straight from the tables: the account row (password
+    hash, password_changed_at), its email tokens (used_at) and its refresh tokens (revoked_at)."""
+    account = pg.fetchrow("SELECT * FROM pgcube.accounts WHERE email_canonical = lower($1)", email)
+    assert account is not None
+    return {
+        "account": dict(account),
+        **{
+            table: [
+                dict(row)
+                for row in pg.fetch(
+                    f"SELECT * FROM pgcube.{table} WHERE account_id = $1 ORDER BY token_hash", account["id"]
+                )
+            ]
+            for table in ("email_tokens", "refresh_tokens")
+        },
+    }
+
+
 @pytest.fixture
 def subject(probe: httpx.Client, pg: SyncPg) -> Account:
     return new_account(probe, pg)
@@ -371,10 +390,13 @@ def test_reset_tokens_expire_after_an_hour(probe: httpx.Client, pg: SyncPg, subj
         "UPDATE pgcube.email_tokens SET expires_at = now() WHERE token_hash = $1",
         hashlib.sha256(token.encode()).digest(),
     )
+    before = account_state(pg, subject.email)
     answer = probe.post(
         "/core/password-reset/confirm", json={"token": token, "password": "a brand new password"}
     )
+    assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == "INVALID_TOKEN"
+    assert account_state(pg, subject.email) == before
 
 
 def test_a_weak_new_password_keeps_the_token_usable(
@@ -383,9 +405,13 @@ def test_a_weak_new_password_keeps_the_token_usable(
     allow_mail_now(pg, subject.email)
     probe.post("/core/password-reset/request", json={"email": subject.email})
     token = reset_token(pg, subject.email)
+    before = account_state(pg, subject.email)
+    assert [t["used_at"] for t in before["email_tokens"] if t["purpose"] == "password_reset"] == [None]
     weak = probe.post("/core/password-reset/confirm", json={"token": token, "password": "short"})
-    assert weak.status_code == 400
+    assert weak.status_code == 400, weak.text
+    assert weak.json()["error"]["code"] == "VALIDATION_ERROR"
     assert weak.json()["error"]["details"] == {"field": "password"}
+    assert account_state(pg, subject.email) == before
     good = probe.post("/core/password-reset/confirm", json={"token": token, "password": "long enough now"})
     assert good.status_code == 200
 
@@ -394,10 +420,14 @@ def test_a_verification_token_cannot_reset_a_password(probe: httpx.Client, pg: S
     email = unique_email("crossover")
     register(probe, email)
     token = verification_token(pg, email)
+    before = account_state(pg, email)
     answer = probe.post(
         "/core/password-reset/confirm", json={"token": token, "password": "a brand new password"}
     )
+    assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == "INVALID_TOKEN"
+    assert account_state(pg, email) == before
+    assert [t["used_at"] for t in before["email_tokens"]] == [None]
 
 
 def test_an_api_key_cannot_stand_in_for_a_refresh_token(probe: httpx.Client, subject: Account) -> None:
