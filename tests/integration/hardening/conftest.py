@@ -162,6 +162,15 @@ class RequestLoop:
         with self._lock:
             return [o for o in self.outcomes if o.started >= moment]
 
+    def wait_for_outcomes(self, after: float, count: int, within: float) -> list[Outcome]:
+        """The outcomes started after ``after`` once there are ``count`` of them, polling up to
+        ``within`` seconds (a deadline, not an assumption about how fast the machine is)."""
+        deadline = time.monotonic() + within
+        while len(found := self.since(after)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(found) >= count, f"{len(found)} requests finished in {within} s, expected {count}"
+        return found
+
     def wait_for(self, predicate: Callable[[Outcome], bool], after: float, within: float) -> Outcome | None:
         """The first outcome started after ``after`` that satisfies ``predicate``, waiting up to ``within``."""
         deadline = time.monotonic() + within
