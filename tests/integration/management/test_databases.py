@@ -28,6 +28,34 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
     return body
 
 
+def account_snapshot(pg: SyncPg, account: Account) -> dict[str, Any]:
+    """What management requests of ``account`` could write, read from PostgreSQL: its catalog
+    rows (databases, collections, fields), every schema of the database, and the relations
+    (tables, indexes, sequences) inside the account's schemas."""
+    owned = "SELECT id FROM pgcube.databases WHERE account_id = $1::uuid"
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in pg.fetch(sql, account.account_id)]
+
+    return {
+        "databases": rows("SELECT * FROM pgcube.databases WHERE account_id = $1::uuid ORDER BY id"),
+        "collections": rows(
+            f"SELECT * FROM pgcube.collections WHERE database_id IN ({owned}) ORDER BY database_id, name"
+        ),
+        "fields": rows(
+            f"SELECT * FROM pgcube.fields WHERE database_id IN ({owned}) "
+            "ORDER BY database_id, collection_name, position"
+        ),
+        "schemas": [row[0] for row in pg.fetch("SELECT nspname FROM pg_namespace ORDER BY 1")],
+        "relations": rows(
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pgcube.databases d ON d.schema_name = n.nspname "
+            "WHERE d.account_id = $1::uuid ORDER BY 1, 2"
+        ),
+    }
+
+
 def test_create_database_answers_as_the_seed_shows(
     client: httpx.Client, account: Account, pg: SyncPg
 ) -> None:
@@ -218,7 +246,11 @@ def test_drop_database_by_post(client: httpx.Client, account: Account, pg: SyncP
     assert not schema_exists(pg, body["database"]["dbName"])
 
 
-def test_bodies_are_closed_and_checked(client: httpx.Client, account: Account) -> None:
+def test_bodies_are_closed_and_checked(client: httpx.Client, account: Account, pg: SyncPg) -> None:
+    create_database(client, account, collections=[USERS])
+    before = account_snapshot(pg, account)
+    assert len(before["databases"]) == 1
+    assert before["relations"]
     cases = [
         ({"collections": []}, "db_name"),
         ({"db_name": unique_name(), "extra": 1}, "extra"),
@@ -234,6 +266,7 @@ def test_bodies_are_closed_and_checked(client: httpx.Client, account: Account) -
         response = client.post("/api/create_database", json=body, headers=account.headers)
         error = error_of(response, 400, "VALIDATION_ERROR")["error"]
         assert field in error["message"] + str(error["details"]), error
+        assert account_snapshot(pg, account) == before, body
 
 
 def test_management_needs_credentials(client: httpx.Client) -> None:

@@ -16,7 +16,7 @@ from tests.integration.management.conftest import (
     insert_rows,
     unique_name,
 )
-from tests.integration.management.test_databases import error_of
+from tests.integration.management.test_databases import account_snapshot, error_of
 from tests.support.accounts import new_account
 from tests.support.sync_pg import SyncPg
 
@@ -25,32 +25,39 @@ def test_database_quota(limited: httpx.Client, pg: SyncPg) -> None:
     account = new_account(limited, pg)
     for _ in range(LIMITED_QUOTA_DATABASES):
         create_database(limited, account)
+    before = account_snapshot(pg, account)
     over = limited.post("/api/create_database", json={"db_name": unique_name()}, headers=account.headers)
     details = error_of(over, 403, "QUOTA_EXCEEDED")["error"]["details"]
     assert details == {"quota": "databases", "limit": LIMITED_QUOTA_DATABASES}
-    assert (
-        pg.fetchval("SELECT count(*) FROM pgcube.databases WHERE account_id = $1::uuid", account.account_id)
-        == LIMITED_QUOTA_DATABASES
-    )
+    assert account_snapshot(pg, account) == before
+    assert len(before["databases"]) == LIMITED_QUOTA_DATABASES
 
 
 def test_collection_quota(limited: httpx.Client, pg: SyncPg) -> None:
     account = new_account(limited, pg)
     too_many = [{"name": f"c{i}"} for i in range(LIMITED_QUOTA_COLLECTIONS + 1)]
+    nothing = account_snapshot(pg, account)
     over = limited.post(
         "/api/create_database",
         json={"db_name": unique_name(), "collections": too_many},
         headers=account.headers,
     )
-    error_of(over, 403, "QUOTA_EXCEEDED")
+    details = error_of(over, 403, "QUOTA_EXCEEDED")["error"]["details"]
+    assert details == {"quota": "collections", "limit": LIMITED_QUOTA_COLLECTIONS}
+    assert account_snapshot(pg, account) == nothing
+    assert nothing["databases"] == []
     body = create_database(limited, account, collections=too_many[:2])
     database_id = body["database"]["id"]
+    before = account_snapshot(pg, account)
     added = limited.post(
         "/api/add_collection",
         json={"database_id": database_id, "collections": too_many[2:]},
         headers=account.headers,
     )
-    assert error_of(added, 403, "QUOTA_EXCEEDED")["error"]["details"]["quota"] == "collections"
+    details = error_of(added, 403, "QUOTA_EXCEEDED")["error"]["details"]
+    assert details == {"quota": "collections", "limit": LIMITED_QUOTA_COLLECTIONS}
+    assert account_snapshot(pg, account) == before
+    assert [row[1] for row in before["collections"]] == ["c0", "c1"]
     one_more = limited.post(
         "/api/add_collection",
         json={"database_id": database_id, "collections": too_many[2:3]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.integration.management.test_databases import error_of
+from tests.integration.management.test_databases import account_snapshot, error_of
 from tests.support.accounts import Account
 from tests.support.sync_pg import SyncPg
 
@@ -57,6 +57,7 @@ def test_database_names_that_must_be_refused(
 def test_collection_names_that_must_be_refused(
     client: httpx.Client, account: Account, pg: SyncPg, name: str
 ) -> None:
+    before = account_snapshot(pg, account)
     response = client.post(
         "/api/create_database",
         json={"db_name": "fine", "collections": [{"name": "ok"}, {"name": name}]},
@@ -64,39 +65,51 @@ def test_collection_names_that_must_be_refused(
     )
     error = error_of(response, 400, "VALIDATION_ERROR")["error"]
     assert error["details"]["field"] == "collections[1].name"
-    assert (
-        pg.fetchval("SELECT count(*) FROM pgcube.databases WHERE account_id = $1::uuid", account.account_id)
-        == 0
-    )
+    assert account_snapshot(pg, account) == before
+    assert before["databases"] == []
 
 
 @pytest.mark.parametrize("name", ["_key", "_created_at", 'a"b', "a'b", "a b", "a:$gt", "x;drop"])
-def test_field_names_that_must_be_refused(client: httpx.Client, account: Account, name: str) -> None:
+def test_field_names_that_must_be_refused(
+    client: httpx.Client, account: Account, pg: SyncPg, name: str
+) -> None:
+    before = account_snapshot(pg, account)
     response = client.post(
         "/api/create_database",
         json={
             "db_name": "fine",
-            "collections": [{"name": "ok", "fields": [{"name": name, "type": "string"}]}],
+            "collections": [
+                {
+                    "name": "ok",
+                    "fields": [{"name": "fine", "type": "string"}, {"name": name, "type": "string"}],
+                }
+            ],
         },
         headers=account.headers,
     )
     error = error_of(response, 400, "VALIDATION_ERROR")["error"]
-    assert error["details"]["field"] == "collections[0].fields[0].name"
+    assert error["details"]["field"] == "collections[0].fields[1].name"
+    assert account_snapshot(pg, account) == before
+    assert before["databases"] == []
 
 
 def test_collection_names_in_drop_and_add_are_checked_too(
-    client: httpx.Client, account: Account, database: dict[str, object]
+    client: httpx.Client, account: Account, pg: SyncPg, database: dict[str, object]
 ) -> None:
     database_id = database["database"]["id"]  # type: ignore[index]
+    before = account_snapshot(pg, account)
+    assert [row[1] for row in before["collections"]] == ["users"]
     dropped = client.post(
         "/api/drop_collections",
-        json={"database_id": database_id, "collection_names": ['users"; drop table x']},
+        json={"database_id": database_id, "collection_names": ["users", 'users"; drop table x']},
         headers=account.headers,
     )
     error_of(dropped, 400, "VALIDATION_ERROR")
+    assert account_snapshot(pg, account) == before
     added = client.post(
         "/api/add_collection",
-        json={"database_id": database_id, "collections": [{"name": "pg_class"}]},
+        json={"database_id": database_id, "collections": [{"name": "fine"}, {"name": "pg_class"}]},
         headers=account.headers,
     )
     error_of(added, 400, "VALIDATION_ERROR")
+    assert account_snapshot(pg, account) == before
