@@ -101,6 +101,10 @@ def _require_filters(filters: dict[str, Any], everything: bool) -> None:
 async def insert(
     request: Request[Any, Any, Any], data: JSONBody[InsertBody], principal: Auth, session: Db, state: State
 ) -> Response[bytes]:
+    if data.data is not None and data.documents is not None:
+        raise errors.ValidationError(
+            "Send the documents once: data or documents (its alias)", details={"field": "documents"}
+        )
     documents = data.data if data.data is not None else data.documents
     if documents is None:
         raise errors.ValidationError("Missing required field: data", details={"field": "data"})

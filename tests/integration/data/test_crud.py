@@ -37,6 +37,13 @@ def test_post_accepts_documents_alias_and_a_single_object(db: Db) -> None:
     assert [d["name"] for d in db.find("products")["data"]] == ["solo"]
 
 
+def test_post_with_both_data_and_documents_is_refused_and_writes_nothing(db: Db) -> None:
+    response = db.crud("POST", json=body(db, data={"name": "a"}, documents={"name": "b"}))
+    error = rest_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"] == {"field": "documents"}
+    assert db.keys("products") == []
+
+
 def test_get_with_filters_sort_fields_and_pagination(db: Db) -> None:
     db.insert("products", [{"name": f"p{i}", "price": i, "secret": "s"} for i in range(5)])
     response = db.crud(
