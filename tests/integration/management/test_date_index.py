@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgcube.query.fields import index_expression
@@ -30,7 +30,7 @@ def users(module_client: httpx.Client, module_account: Account) -> dict[str, Any
     return create_database(module_client, module_account, collections=[USERS])["database"]  # type: ignore[no-any-return]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None)
 @given(values=st.lists(iso_values(), min_size=1, max_size=25))
 def test_accepted_dates_are_indexed_as_their_instant(
     module_client: httpx.Client,
