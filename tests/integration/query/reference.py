@@ -12,7 +12,9 @@ missing branch. Leaf arrays are matched as a whole and element by element.
 
 from __future__ import annotations
 
+import datetime
 import re
+from decimal import Decimal
 from typing import Any
 
 MISSING = object()
@@ -150,3 +152,128 @@ def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
         if not ok:
             return False
     return True
+
+
+# --- declared fields and sorting (docs/query-language.md "Declared fields", "Sorting") ----------
+#
+# Ranges on a declared string, number, integer or boolean field keep MongoDB's type bracketing
+# (the typed expression is NULL for a value of another type), so ``matches`` already models them.
+# A declared date/datetime field differs: its values are ISO 8601 strings compared as instants
+# (a date alone is midnight UTC, no offset means UTC); any other value never matches a range.
+# Sorting: a declared scalar field sorts by its typed value, values of another type with the
+# missing ones (first ascending, last descending); any other path in jsonb order (null < string
+# < number < boolean < array < object), missing as null; ties broken by ``_key`` in the
+# direction of the last key.
+
+DATE_KINDS = frozenset({"date", "datetime"})
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?",
+    re.ASCII,
+)
+
+
+def instant(text: str) -> Decimal | None:
+    """Seconds since 0001-01-01T00:00Z of an ISO 8601 date or date-time, None if it is not one.
+    (Python's calendar, not pgcube's integer arithmetic.)"""
+    found = _ISO.fullmatch(text)
+    if found is None:
+        return None
+    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = found.groups()
+    try:
+        moment = datetime.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
+    except ValueError:
+        return None
+    offset = 0
+    if sign:
+        offset = (1 if sign == "+" else -1) * (int(off_h) * 3600 + int(off_m or 0) * 60)
+    elapsed = moment - datetime.datetime(1, 1, 1)
+    return Decimal(elapsed.days * 86400 + elapsed.seconds - offset) + Decimal(fraction or "0")
+
+
+def typed_value(value: Any, kind: str) -> Any:
+    """The value a declared field's typed expression gives (None: another type, null or missing)."""
+    if kind in ("number", "integer"):
+        return value if _kind(value) == "number" else None
+    if kind == "string":
+        return value if isinstance(value, str) else None
+    if kind == "boolean":
+        return value if isinstance(value, bool) else None
+    assert kind in DATE_KINDS, kind
+    return instant(value) if isinstance(value, str) else None
+
+
+def _declared_range(value: Any, op: str, arg: Any) -> bool:
+    if arg is None:
+        return op in ("$gte", "$lte") and (value is MISSING or value is None)
+    bound = instant(arg)
+    assert bound is not None, f"a date range takes an ISO 8601 string, not {arg!r}"
+    mine = typed_value(value, "date") if value is not MISSING else None
+    return mine is not None and bool(_COMPARE[op](mine, bound))
+
+
+def matches_declared(doc: dict[str, Any], query: dict[str, Any], declared: dict[str, str]) -> bool:
+    """``matches`` on a collection whose ``declared`` fields (name → type) compare as typed.
+    Declared fields hold scalars here (the product validates every write), so a path has one
+    branch; its ranges follow ``_declared_range`` on date/datetime fields."""
+    for key, cond in query.items():
+        if key in ("$and", "$or", "$nor"):
+            results = [matches_declared(doc, q, declared) for q in cond]
+            ok = all(results) if key == "$and" else any(results) if key == "$or" else not any(results)
+        elif declared.get(key) in DATE_KINDS and isinstance(cond, dict) and _only_ranges(cond):
+            [value] = branches(doc, tuple(key.split(".")))
+            ok = all(
+                _declared_range(value, "$gte", arg[0]) and _declared_range(value, "$lte", arg[1])
+                if op == "$between"
+                else _declared_range(value, op, arg)
+                for op, arg in cond.items()
+            )
+        else:
+            ok = matches(doc, {key: cond})
+        if not ok:
+            return False
+    return True
+
+
+def _only_ranges(cond: dict[str, Any]) -> bool:
+    return bool(cond) and all(op in (*_COMPARE, "$between") for op in cond)
+
+
+_JSONB_RANK = {"null": 0, "string": 1, "number": 2, "bool": 3}
+
+
+def jsonb_order_key(value: Any) -> tuple[Any, ...]:
+    """PostgreSQL's jsonb order for scalars as pgcube documents it; missing sorts as null."""
+    if value is MISSING or value is None:
+        return (0,)
+    kind = _kind(value)
+    if kind == "other":
+        raise AssertionError(f"jsonb_order_key models scalars only, not {value!r}")
+    return (_JSONB_RANK[kind], value)
+
+
+def sort_documents(
+    docs: dict[str, dict[str, Any]], keys: list[tuple[str, bool]], declared: dict[str, str]
+) -> list[str]:
+    """The ``_key`` order of ``docs`` (``_key`` → document) for sort ``keys`` ((path, desc), ...).
+    ``_key`` is appended in the direction of the last key unless listed."""
+    if not any(path == "_key" for path, _ in keys):
+        keys = [*keys, ("_key", keys[-1][1])]
+    order = sorted(docs)
+    for path, desc in reversed(keys):  # stable sorts, the least significant key first
+        if path == "_key":
+            order.sort(reverse=desc)
+            continue
+
+        def sort_key(key: str, path: str = path) -> tuple[Any, ...]:
+            [value] = branches(docs[key], tuple(path.split(".")))
+            kind = declared.get(path)
+            if kind is None:
+                return jsonb_order_key(value)
+            typed = typed_value(value, kind) if value is not MISSING else None
+            return (0,) if typed is None else (1, typed)
+
+        order.sort(key=sort_key, reverse=desc)
+    return order
