@@ -111,7 +111,12 @@ class Sort:
     def after(
         self, expressions: list[exp.Expression], values: exp.Expression, nulls: tuple[bool, ...]
     ) -> exp.Expression:
-        """Rows strictly after the cursor row, in this order (keyset pagination)."""
+        """Rows strictly after the cursor row, in this order (keyset pagination).
+
+        A cursor's ``null`` is SQL NULL only for a key that can be NULL (a declared field, or
+        ``_userkey``); for any other JSON path it is the jsonb value ``null``, which the key's
+        expression (``coalesce(..., 'null')``) compares like any other value."""
+        nulls = tuple(is_null and key.nullable for is_null, key in zip(nulls, self.keys, strict=True))
         cursor = [_cursor_value(values, i, key.value_type) for i, key in enumerate(self.keys)]
         same_direction = len({k.desc for k in self.keys}) == 1
         if same_direction and not any(k.nullable for k in self.keys):

@@ -214,6 +214,21 @@ def fetch_keys(pg: SyncPg, table: Collection, match: dict[str, Any], sort: Any) 
     return [SyncPg.json(r["doc"])["_key"] for r in pg.fetch(q.select.sql, *q.select.params)]
 
 
+def fetch_keys_by_cursor(pg: SyncPg, table: Collection, match: dict[str, Any], sort: Any) -> list[str]:
+    """Every matching ``_key`` through pages of 3 walked with ``next_cursor`` (keyset pagination):
+    the pages must neither repeat nor skip a document."""
+    keys: list[str] = []
+    cursor = None
+    for _ in range(100):
+        q = compile_find(table, match, sort=sort, limit=3, cursor=cursor, count=False)
+        rows = pg.fetch(q.select.sql, *q.select.params)
+        keys += [SyncPg.json(r["doc"])["_key"] for r in rows[:3]]
+        if len(rows) <= 3:
+            return keys
+        cursor = q.next_cursor(rows[2]["cursor"])
+    raise AssertionError(f"the cursor pages never ended: {keys[:12]}…")
+
+
 @settings(
     max_examples=120,
     derandomize=True,
@@ -250,3 +265,4 @@ def test_declared_fields_agree_with_the_model(
             match = render(query, ddo)
             got = fetch_keys(pg, table, match, sort)
             assert got == expected, f"match={match} sort={sort}"
+            assert fetch_keys_by_cursor(pg, table, match, sort) == expected, f"cursor pages: {match} {sort}"
