@@ -51,7 +51,10 @@ class RateLimits:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.limiter.run())
+        # With every limit off there is nothing to count, settle or purge: no background
+        # statements at all.
+        if self.settings.rate_limit_requests > 0 or self.settings.rate_limit_core_requests > 0:
+            self._task = asyncio.create_task(self.limiter.run())
 
     async def close(self) -> None:
         if self._task is not None:

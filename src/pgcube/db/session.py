@@ -43,14 +43,11 @@ class Session:
         self._conn: Connection | None = None
         self._in_transaction = False
         self._request_transaction: Any = None
-        self.statements_sent = False
-        """Whether a statement may have reached PostgreSQL (a retry is no longer safe)."""
 
     async def connection(self) -> Connection:
         """The request's connection (acquired now if need be; 503 past the acquire timeout)."""
         if self._conn is None:
             self._conn = await transaction.acquire(self._pool, self._settings)
-        self.statements_sent = True
         return self._conn
 
     async def _begin(self) -> Any:
@@ -60,7 +57,6 @@ class Session:
         else:
             tx = self._conn.transaction()
             await tx.start()
-        self.statements_sent = True
         self._in_transaction = True
         return tx
 

@@ -9,6 +9,7 @@ rate-limit count, no ``COMMIT`` — may reach the server on the hot path.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,8 +30,13 @@ def logged(pg_url: str) -> Iterator[StatementLog]:
 
 @pytest.fixture(scope="module")
 def server(logged: StatementLog) -> Iterator[LiveServer]:
-    # Default /api rate limits (off); /core keeps its own.
-    with LiveServer(test_settings(logged.url, rate_limit_requests=0)) as live:
+    # Rate limits off (the default for /api): their store's background statements would share
+    # the log. One pooled connection, so the warm-up requests warm the connection measured
+    # (asyncpg prepares statements and introspects types once per connection).
+    settings = test_settings(
+        logged.url, rate_limit_requests=0, rate_limit_core_requests=0, pool_min_size=1, pool_max_size=1
+    )
+    with LiveServer(settings) as live:
         yield live
 
 
@@ -73,8 +79,22 @@ def database(http: httpx.Client, account: Account) -> str:
 
 
 @pytest.fixture(scope="module")
-def key_headers(http: httpx.Client, account: Account, database: str) -> dict[str, str]:
-    return api_key_headers(create_api_key(http, account, database))
+def key_headers(http: httpx.Client, account: Account, database: str, pg: SyncPg) -> dict[str, str]:
+    """A key whose first use is already recorded: ``last_used_at`` is written in the background
+    at most once a minute, and that write must not land in a measured request's log."""
+    headers = api_key_headers(create_api_key(http, account, database))
+    assert http.post(f"/api/{database}", json=GET_BY_KEY, headers=headers).status_code == 200
+    deadline = time.monotonic() + 10
+    while (
+        pg.fetchval(
+            "SELECT count(*) FROM pgcube.api_keys WHERE last_used_at IS NOT NULL AND database_id = $1",
+            database,
+        )
+        == 0
+    ):
+        assert time.monotonic() < deadline, "last_used_at was never written"
+        time.sleep(0.05)
+    return headers
 
 
 def _statements_of(logged: StatementLog, send: Any, repeat: int = 3) -> list[str]:
