@@ -415,8 +415,14 @@ def _render_step(chain: _Chain, step: Step) -> None:
             lambda x, w: fn(
                 "to_jsonb",
                 exp.Add(
+                    # A missing field and a JSON null both count as 0. NULLIF first: PostgreSQL
+                    # before 16 refuses to cast the jsonb null to numeric (later ones give NULL).
                     this=exp.Coalesce(
-                        this=cast(sql.paren(_current(x, w)), "numeric"), expressions=[sql.number(0)]
+                        this=cast(
+                            exp.Nullif(this=sql.paren(_current(x, w)), expression=jsonb_literal("null")),
+                            "numeric",
+                        ),
+                        expressions=[sql.number(0)],
                     ),
                     expression=amount.copy(),
                 ),

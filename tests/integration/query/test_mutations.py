@@ -128,6 +128,14 @@ def test_mongodb_form(pg: SyncPg, coll: Collection) -> None:
     assert out["two"]["tags"] == ["e1", "e2", "e3"]
 
 
+def test_incr_counts_a_json_null_as_zero_on_every_postgresql(pg: SyncPg, coll: Collection) -> None:
+    """Like a missing field. PostgreSQL 15 refuses to cast the jsonb null to numeric where 18
+    gives NULL: found by the update differential test on CI's PostgreSQL 15 leg (issue 20)."""
+    run(pg, coll, {"_key": "one"}, {"gone": None})
+    doc = run(pg, coll, {"_key": "one"}, {"gone:$incr": -1, "fresh:$incr": 2})["one"]
+    assert (doc["gone"], doc["fresh"]) == (-1, 2)
+
+
 def test_type_errors_abort_the_statement(pg: SyncPg, coll: Collection) -> None:
     for update in ({"s:$incr": 1}, {"nested:$push": 1}, {"s:$pop": True}):
         q = compile_update(coll, {}, update)
