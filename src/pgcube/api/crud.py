@@ -19,9 +19,10 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from pgcube import errors, query
 from pgcube.api.deps import Auth, Db, provide_settings
 from pgcube.api.idempotency import idempotent
-from pgcube.api.responses import json_response, raw_documents
+from pgcube.api.responses import json_response
 from pgcube.auth.principal import Principal
 from pgcube.data import commands
+from pgcube.data.documents import raw_documents
 from pgcube.data.pagination import rest_pagination
 from pgcube.db.session import Session
 from pgcube.ops import Context, execute

@@ -128,21 +128,25 @@ def document_ddo_bodies(app: Litestar, registry: Registry) -> None:
     """The DDO route's body: one variant per op and body (a union tagged on ``op``), each with the
     names it answers to. The route decodes the body itself (op first), so Litestar cannot see it."""
     document = app.openapi_schema
-    groups: dict[str, tuple[type[Any], list[str], str]] = {}
+    groups: dict[str, tuple[type[Any], list[str], str, dict[str, Any] | None]] = {}
     for op in registry.ops:
         for name, body in {op.name: op.body, **op.aliases}.items():
-            title = op.name if body is op.body else f"{op.name} ({name.split('.')[0]}.*)"
-            groups.setdefault(title, (body, [], op.summary))[1].append(name)
+            canonical = body is op.body
+            title = op.name if canonical else f"{op.name} ({name.split('.')[0]}.*)"
+            groups.setdefault(title, (body, [], op.summary, op.example if canonical else None))[1].append(
+                name
+            )
     _, components = msgspec.json.schema_components(
-        [body for body, _, _ in groups.values()], ref_template="#/components/schemas/{name}"
+        [body for body, _, _, _ in groups.values()], ref_template="#/components/schemas/{name}"
     )
     variants: dict[str, Any] = {}
-    for title, (body, names, summary) in groups.items():
+    for title, (body, names, summary, example) in groups.items():
         variants[_component_name(title)] = {
             "title": title,
             "description": f"{summary}. op (or action): {', '.join(sorted(names))}",
             "allOf": [{"$ref": f"#/components/schemas/{body.__name__}"}],
             "properties": {"op": {"type": "string", "enum": sorted(names)}},
+            "examples": [example] if example else None,
         }
     schemas = document.components.schemas if isinstance(document.components, Components) else None
     document.components = document.components if isinstance(document.components, Components) else Components()

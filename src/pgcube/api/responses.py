@@ -6,17 +6,12 @@ with ``msgspec.Raw``: the envelope is encoded once, the documents never.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from litestar import Response
 
 _encode = msgspec.json.encode
-
-
-def raw_documents(documents: Sequence[bytes]) -> list[msgspec.Raw]:
-    return [msgspec.Raw(document) for document in documents]
 
 
 def json_response(

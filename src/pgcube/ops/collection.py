@@ -10,12 +10,12 @@ is refused, so a misplaced ``filter`` on a delete never means "everything".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, cast
 
 import msgspec
 
 from pgcube.data import commands
+from pgcube.data.documents import raw_documents
 from pgcube.data.pagination import ddo_pagination
 from pgcube.data.service import Inserted, Page, Removed, Updated
 from pgcube.errors import ValidationError
@@ -198,10 +198,6 @@ def db_variant(body: type[_Collection]) -> type[_Collection]:
 # --- answers ---------------------------------------------------------------------------------------
 
 
-def _raw(documents: Sequence[bytes]) -> list[msgspec.Raw]:
-    return [msgspec.Raw(document) for document in documents]
-
-
 def _page(page: Page) -> Answer:
     pagination = ddo_pagination(
         page.offset,
@@ -212,16 +208,17 @@ def _page(page: Page) -> Answer:
         next_cursor=page.next_cursor,
         keyset=page.keyset,
     )
-    return Answer(_raw(page.documents), {"pagination": pagination})
+    return Answer(raw_documents(page.documents), {"pagination": pagination})
 
 
 def _documents(documents: list[bytes]) -> Answer:
-    return Answer(_raw(documents), {"count": len(documents)})
+    return Answer(raw_documents(documents), {"count": len(documents)})
 
 
 def _upserted(result: Updated) -> Answer:
     return Answer(
-        _raw(result.documents), {"count": len(result.documents), "upserted": result.upserted_key is not None}
+        raw_documents(result.documents),
+        {"count": len(result.documents), "upserted": result.upserted_key is not None},
     )
 
 
