@@ -55,6 +55,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Largest upload to /api/import_data (it streams: memory does not grow with it)."""
     import_idle_timeout: float = 60.0
     """Seconds an import upload may send nothing before it is abandoned (and rolled back)."""
+    import_min_rate: int = 16 * 1024
+    """Bytes per second an import upload must average, over the time spent waiting for the client,
+    once its first ``import_idle_timeout`` seconds are past; slower, it is abandoned (0: no minimum)."""
+    import_deadline: float = 3600.0
+    """Seconds an import upload may last, first byte to last, before it is abandoned (and rolled back)."""
+    max_import_decompressed_bytes: int = 4 * 1024 * 1024 * 1024
+    """Largest import file once gzip is undone (413 past it, nothing written)."""
+    import_max_concurrent: int = 4
+    """Imports at once in one process; never more than half of ``pool_max_size``."""
+    import_max_concurrent_per_account: int = 2
+    """Imports at once per account in one process (429 past it)."""
     max_document_bytes: int = 1024 * 1024
     max_batch_size: int = 1000
     max_page_size: int = 1000
@@ -91,6 +102,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quota_databases: int = 100
     quota_collections: int = 200
     quota_api_keys: int = 50
+    quota_documents: int = 10_000_000
+    """Documents per account, checked by imports (estimated from PostgreSQL's statistics)."""
     rate_limit_requests: int = 0
     """Requests (documents, for batches) per key or account per window on /api; off (0) by default:
     a self-hosted database serves its owner's loads at full speed (ADR 0013)."""
