@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from pgcube import query_limits
+
 ENV_PREFIX = "PGCUBE_"
 
 Environment = Literal["development", "production"]
@@ -68,14 +70,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Imports at once per account in one process (429 past it)."""
     max_document_bytes: int = 1024 * 1024
     max_batch_size: int = 1000
-    max_page_size: int = 1000
+    max_page_size: int = query_limits.MAX_PAGE_SIZE
     max_json_depth: int = 64
 
     # --- query language limits ---------------------------------------------------
-    query_max_depth: int = 16
-    query_max_conditions: int = 64
-    query_max_list_values: int = 1000
-    query_max_regex_length: int = 256
+    query_max_depth: int = query_limits.MAX_DEPTH
+    query_max_conditions: int = query_limits.MAX_CONDITIONS
+    query_max_list_values: int = query_limits.MAX_LIST_VALUES
+    query_max_regex_length: int = query_limits.MAX_REGEX_LENGTH
 
     # --- accounts and tokens -----------------------------------------------------
     jwt_secret: str | None = None
