@@ -90,6 +90,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     password_reset_ttl: int = 3600
     login_max_failures: int = 5
     login_failure_window: int = 15 * 60
+    login_address_max_failures: int = 20
+    """Failed logins from one client address (any accounts) before its progressive delay starts."""
+    login_max_delay: int = 15 * 60
+    """The longest block one more failed login can bring (the delays double up to it; ADR 0015)."""
     email_resend_interval: int = 60
 
     # --- email -------------------------------------------------------------------
