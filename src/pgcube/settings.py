@@ -19,7 +19,7 @@ ENV_PREFIX = "PGCUBE_"
 Environment = Literal["development", "production"]
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
+class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     # --- where the data lives -------------------------------------------------
     database_url: str | None = None
     """PostgreSQL to use. Unset: an embedded PostgreSQL in ``data_dir``."""

@@ -65,8 +65,10 @@ class Removed(msgspec.Struct, frozen=True):
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def compiler_view(collection: Collection) -> query.Collection:
-    """The compiler's description of a collection (cached: catalog values are frozen)."""
+    """The compiler's description of a collection (cached: catalog values are frozen and hashable,
+    and the catalog cache hands out the same value until the collection changes)."""
     return query.Collection(
         schema=collection.schema_name,
         table=collection.table_name,

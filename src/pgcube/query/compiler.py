@@ -6,6 +6,7 @@ a cached shape costs only the walk that collects parameter values.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -35,7 +36,13 @@ class Collection(msgspec.Struct, frozen=True, kw_only=True):
     fields: dict[str, str] = {}
 
     def declared(self) -> dict[tuple[str, ...], FieldType]:
-        return {field_path(name): FieldType(kind) for name, kind in self.fields.items()}
+        """Each declared field's path and type (shared: do not change it)."""
+        return _declared(tuple(self.fields.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _declared(fields: tuple[tuple[str, str], ...]) -> dict[tuple[str, ...], FieldType]:
+    return {field_path(name): FieldType(kind) for name, kind in fields}
 
 
 class Pointers(msgspec.Struct, frozen=True, kw_only=True):
@@ -156,26 +163,11 @@ def compile_find(
     order = parse_sort(sort, declared, pointers.sort)
     shown = parse_projection(projection, pointers.projection)
     size, skip, number = resolve_page(limit, offset, page, per_page, limits, pointers, cursor is not None)
-    sort_paths: list[Any] = []
-    order.collect(sort_paths)
-    sort_id = fingerprint(order.shape, sort_paths)
-    after: Cursor | None = None
-    if cursor is not None:
-        after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
-        skip, number = 0, 1
-    key = (
-        "find",
-        collection.schema,
-        collection.table,
-        node.shape,
-        order.shape,
-        shown.shape if shown is not None else None,
-        after.nulls if after is not None else None,
-        count,
-    )
     values: list[Any] = []
     node.collect(values)
-    if after is None and _is_point_lookup(node):
+    if cursor is None and _is_point_lookup(node):
+        # One row at most: no next page, so no cursor to fingerprint the sort for.
+        sort_id = ""
         shape = shown.shape if shown is not None else None
         text = SQL_CACHE.get(
             ("find-key", collection.schema, collection.table, shape),
@@ -185,6 +177,23 @@ def compile_find(
             shown.collect(values)
         values.append(skip)
     else:
+        sort_paths: list[Any] = []
+        order.collect(sort_paths)
+        sort_id = fingerprint(order.shape, sort_paths)
+        after: Cursor | None = None
+        if cursor is not None:
+            after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
+            skip, number = 0, 1
+        key = (
+            "find",
+            collection.schema,
+            collection.table,
+            node.shape,
+            order.shape,
+            shown.shape if shown is not None else None,
+            after.nulls if after is not None else None,
+            count,
+        )
         text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after, count))
         if after is not None:
             values.append(after.raw)
@@ -198,7 +207,7 @@ def compile_find(
         limit=size,
         offset=skip,
         page=number,
-        keyset=after is not None,
+        keyset=cursor is not None,
         sort_fingerprint=sort_id,
     )
 
