@@ -94,6 +94,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     rate_limit_requests: int = 0
     """Requests (documents, for batches) per key or account per window on /api; off (0) by default:
     a self-hosted database serves its owner's loads at full speed (ADR 0013)."""
+    rate_limit_account_requests: int | None = None
+    """Requests (documents, for batches) per account per window on /api, all its keys and tokens
+    together, so fifty keys do not make fifty times the limit; unset: ``rate_limit_requests``."""
     rate_limit_core_requests: int = 300
     """Requests per client address per window on /core."""
     rate_limit_window: int = 60

@@ -203,6 +203,7 @@ class DocumentService:
     async def update(self, where: Target, command: commands.Update) -> list[bytes]:
         """Apply the mutation to every match: one statement, whose results are checked before the
         transaction may commit (a broken declared field or an oversized document undoes it)."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
         collection = where.collection
         required = frozenset(spec.name for spec in collection.fields if spec.required)
         compiled = query.compile_update(
@@ -220,6 +221,20 @@ class DocumentService:
             rows = await repository.update(conn, compiled)
             self._check_updated(rows, command.mutation_pointer)
         return [row["doc"] for row in rows]
+
+    def _check_consent(
+        self, where: Target, criteria: Any, pointers: query.Pointers, everything: bool
+    ) -> None:
+        """Criteria that match every document, from a caller that did not say it means everything."""
+        if everything:
+            return
+        if query.matches_everything(
+            where.compiled, criteria, pointer=pointers.criteria, limits=limits(self.settings)
+        ):
+            raise ValidationError(
+                'These filters match every document: send "all": true to mean it',
+                details={"field": pointers.criteria.lstrip("/"), "pointer": pointers.criteria},
+            )
 
     def _check_updated(self, rows: Sequence[Any], pointer: str) -> None:
         limit = self.settings.max_document_bytes
@@ -239,6 +254,7 @@ class DocumentService:
     async def upsert(self, where: Target, command: commands.Upsert) -> Updated:
         """Update the matching documents, or insert the equality keys of the criteria overlaid
         with the new document and apply the mutation to it; one transaction."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
         async with self.session.transaction():
             if command.mutation:
                 update = commands.Update(
@@ -280,6 +296,7 @@ class DocumentService:
 
     async def remove(self, where: Target, command: commands.Remove) -> Removed:
         """Move the matches to the trash as ``kind`` (one statement), or delete them for good."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
         compiled = query.compile_where(
             where.compiled, command.criteria, pointer=command.pointers.criteria, limits=limits(self.settings)
         )

@@ -17,7 +17,7 @@ from pgcube.query.cache import SQL_CACHE
 from pgcube.query.cursor import Cursor, decode_cursor, encode_cursor, fingerprint
 from pgcube.query.fields import ROW_COLUMNS, FieldType, document_expression, field_path
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
-from pgcube.query.nodes import Column, PNode
+from pgcube.query.nodes import TRUE, Column, PNode
 from pgcube.query.parse import parse
 from pgcube.query.plan import Planner
 from pgcube.query.pointer import fail
@@ -346,3 +346,11 @@ def resolve_page(
         return size, (page_number - 1) * size, page_number
     skip = number(offset, pointers.offset, 0, None if keyset else MAX_OFFSET, deep) or 0
     return size, skip, skip // size + 1
+
+
+def matches_everything(
+    collection: Collection, criteria: Any, *, pointer: str = "/match", limits: Limits = DEFAULT_LIMITS
+) -> bool:
+    """Whether the criteria hold for every document (``{}``, ``{"$and": [{}]}``,
+    ``{"$or": [{"a": 1}, {}]}`` …): what a route that asks for consent before touching a whole collection must know."""
+    return _plan(collection, criteria, pointer, limits) is TRUE
