@@ -110,13 +110,15 @@ def _total_from_page(compiled: query.FindQuery, rows: int, has_next: bool) -> in
 
 
 def _check_strict_paths(collection: Collection, paths: Sequence[tuple[str, ...]], pointer: str) -> None:
-    """A strict collection takes no undeclared top-level field from an update either."""
-    declared = {spec.name.split(".")[0] for spec in collection.fields}
+    """A strict collection takes no undeclared field from an update either, at any depth (before
+    any SQL runs; what a whole object written at a declared path holds is checked on the result)."""
+    validator = catalog.validator_for(collection)
     for path in paths:
-        if path and path[0] not in declared:
+        name = validator.undeclared_path(path)
+        if name is not None:
             raise ValidationError(
-                f"Field {path[0]!r} is not declared, and the collection is strict",
-                details={"field": path[0], "strict": True, "pointer": pointer},
+                f"Field {name!r} is not declared, and the collection is strict",
+                details={"field": name, "strict": True, "pointer": pointer},
             )
 
 
@@ -219,7 +221,7 @@ class DocumentService:
             _check_strict_paths(collection, compiled.paths, command.mutation_pointer)
         async with self.session.transaction() as conn:
             rows = await repository.update(conn, compiled)
-            self._check_updated(rows, command.mutation_pointer)
+            self._check_updated(collection, rows, command.mutation_pointer)
         return [row["doc"] for row in rows]
 
     def _check_consent(
@@ -236,9 +238,14 @@ class DocumentService:
                 details={"field": pointers.criteria.lstrip("/"), "pointer": pointers.criteria},
             )
 
-    def _check_updated(self, rows: Sequence[Any], pointer: str) -> None:
+    def _check_updated(self, collection: Collection, rows: Sequence[Any], pointer: str) -> None:
         limit = self.settings.max_document_bytes
+        strict = catalog.validator_for(collection) if collection.strict else None
         for index, row in enumerate(rows):
+            if strict is not None:
+                # An object written whole at a declared path ($set address: {...}) may hold keys
+                # the update's paths did not show.
+                strict.validate_json(row["doc"], index)
             if row["invalid"]:
                 field = row["invalid"][0]
                 raise ValidationError(
