@@ -171,6 +171,7 @@ def _undeclared_under(value: Any, shape: Shape, prefix: str) -> str | None:
     """The dotted name of the first key of ``value`` that leads to no declared field."""
     if type(value) is not dict:
         return None  # not an object: the dotted names below it are absent, nothing is stored there
+    key: str
     for key, inner in value.items():
         if key not in shape:
             return prefix + key
