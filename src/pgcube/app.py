@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, Message, Scope
 
 from pgcube import __version__
 from pgcube.api import health
@@ -57,6 +57,16 @@ def route_handlers() -> Sequence[ControllerRouterHandler]:
         imports_router(),
         ddo_router(),
     ]
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+async def no_sniffing(message: Message, scope: Scope) -> None:
+    """Every answer says ``X-Content-Type-Options: nosniff``: a browser takes its declared
+    type at its word (a JSON answer holding user text is never run as HTML or script)."""
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", ()), _NOSNIFF]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -128,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={Exception: handle_exception},
         # /core's per-address rate limit first, then the body's size and depth (RELIABILITY E1-E3).
         middleware=[CoreRateLimitMiddleware(), BodyLimitsMiddleware()],
+        before_send=[no_sniffing],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
