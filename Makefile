@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 serve: $(STAMP)
 	$(BIN)/pgcube serve
 
-## Lint, type-check and run the whole test suite.
+## Lint, type-check, check the import contracts and run the whole test suite.
 test: lint
 	$(BIN)/pytest
 
@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench alembic
 	$(BIN)/ruff format --check src tests bench alembic
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml (docs/architecture.md)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -1,9 +1,11 @@
 """What this process keeps from the control plane, and how a notification evicts it (ADR 0012).
 
-Three caches behind one ``Trust``:
+Four caches behind one ``Trust``:
 
 * ``keys`` — API key id → ``KeyAuthRow`` (account, secret digest, database
   scope) of a live key (``pgcube.auth.service``);
+* ``sessions`` — session id → ``SessionRow`` (account, live or not): what an
+  access token's check needs (``pgcube.auth.service``, ADR 0015);
 * ``databases`` — database id → ``Database`` (its owner included: tenancy is
   checked against it, ``pgcube.management.service``);
 * ``collections`` — (database id, name) → ``Collection`` with its declared fields.
@@ -15,6 +17,8 @@ The payloads are written by the triggers of migration 0002::
     database:<database id>          a row of pgcube.databases
     collection:<database id>:<name> a row of pgcube.collections or pgcube.fields
     account:<account id>            a deleted pgcube.accounts row
+    session:<session id>            a row of pgcube.sessions (migration 0004)
+    sessions:<account id>           the account's sessions_valid_after (migration 0004)
     reset                           a control-plane table was truncated
 
 Nothing absent is cached (an unknown key or database is looked up again), so
@@ -28,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 
-from pgcube.auth.repository import KeyAuthRow
+from pgcube.auth.repository import KeyAuthRow, SessionRow
 from pgcube.cache import GuardedCache, Trust
 from pgcube.db.notify import Listener
 from pgcube.management.models import Collection, Database
@@ -38,16 +42,26 @@ class ControlPlaneCaches:
     def __init__(self) -> None:
         self.trust = Trust()
         self.keys: GuardedCache[str, KeyAuthRow] = GuardedCache(self.trust)
+        self.sessions: GuardedCache[str, SessionRow] = GuardedCache(self.trust)
         self.databases: GuardedCache[str, Database] = GuardedCache(self.trust)
         self.collections: GuardedCache[tuple[str, str], Collection] = GuardedCache(self.trust)
 
     def clear(self) -> None:
         self.keys.clear()
+        self.sessions.clear()
         self.databases.clear()
         self.collections.clear()
 
     def forget_key(self, key_id: str) -> None:
         self.keys.evict(key_id)
+
+    def forget_session(self, session_id: str) -> None:
+        self.sessions.evict(session_id)
+
+    def forget_account_credentials(self, account_id: str) -> None:
+        """Every session and key of the account (a password reset revoked them all)."""
+        self.sessions.evict_where(lambda _, row: row.account_id == account_id)
+        self.keys.evict_where(lambda _, row: row.account_id == account_id)
 
     def forget_database(self, database_id: str) -> None:
         # Its collections and scoped keys are announced too (the cascade fires their
@@ -79,6 +93,10 @@ class ControlPlaneCaches:
             self.forget_collection(database_id, name)
         elif kind == "database":
             self.forget_database(ident)
+        elif kind == "session":
+            self.forget_session(ident)
+        elif kind == "sessions":
+            self.forget_account_credentials(ident)
         else:  # an account deleted, a truncate, or a payload this version does not know
             self.clear()
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from pgcube import query_limits
+
 ENV_PREFIX = "PGCUBE_"
 
 Environment = Literal["development", "production"]
@@ -55,16 +57,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     """Largest upload to /api/import_data (it streams: memory does not grow with it)."""
     import_idle_timeout: float = 60.0
     """Seconds an import upload may send nothing before it is abandoned (and rolled back)."""
+    import_min_rate: int = 16 * 1024
+    """Bytes per second an import upload must average, over the time spent waiting for the client,
+    once its first ``import_idle_timeout`` seconds are past; slower, it is abandoned (0: no minimum)."""
+    import_deadline: float = 3600.0
+    """Seconds an import upload may last, first byte to last, before it is abandoned (and rolled back)."""
+    max_import_decompressed_bytes: int = 4 * 1024 * 1024 * 1024
+    """Largest import file once gzip is undone (413 past it, nothing written)."""
+    import_max_concurrent: int = 4
+    """Imports at once in one process; never more than half of ``pool_max_size``."""
+    import_max_concurrent_per_account: int = 2
+    """Imports at once per account in one process (429 past it)."""
     max_document_bytes: int = 1024 * 1024
     max_batch_size: int = 1000
-    max_page_size: int = 1000
+    max_page_size: int = query_limits.MAX_PAGE_SIZE
     max_json_depth: int = 64
 
     # --- query language limits ---------------------------------------------------
-    query_max_depth: int = 16
-    query_max_conditions: int = 64
-    query_max_list_values: int = 1000
-    query_max_regex_length: int = 256
+    query_max_depth: int = query_limits.MAX_DEPTH
+    query_max_conditions: int = query_limits.MAX_CONDITIONS
+    query_max_list_values: int = query_limits.MAX_LIST_VALUES
+    query_max_regex_length: int = query_limits.MAX_REGEX_LENGTH
 
     # --- accounts and tokens -----------------------------------------------------
     jwt_secret: str | None = None
@@ -77,6 +90,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     password_reset_ttl: int = 3600
     login_max_failures: int = 5
     login_failure_window: int = 15 * 60
+    login_address_max_failures: int = 20
+    """Failed logins from one client address (any accounts) before its progressive delay starts."""
+    login_max_delay: int = 15 * 60
+    """The longest block one more failed login can bring (the delays double up to it; ADR 0015)."""
     email_resend_interval: int = 60
 
     # --- email -------------------------------------------------------------------
@@ -91,6 +108,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     quota_databases: int = 100
     quota_collections: int = 200
     quota_api_keys: int = 50
+    quota_documents: int = 10_000_000
+    """Documents per account, checked by imports (estimated from PostgreSQL's statistics)."""
     rate_limit_requests: int = 0
     """Requests (documents, for batches) per key or account per window on /api; off (0) by default:
     a self-hosted database serves its owner's loads at full speed (ADR 0013)."""

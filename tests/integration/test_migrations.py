@@ -15,7 +15,8 @@ CONTROL_TABLES = {
     "refresh_tokens",
     "email_tokens",
     "outbox",
-    "login_failures",
+    "login_throttle",
+    "sessions",
     "databases",
     "collections",
     "fields",
@@ -49,7 +50,7 @@ def test_upgrade_from_empty_creates_the_control_plane(empty_db: tuple[str, SyncP
     migrations.upgrade(url)
 
     assert control_tables(conn) >= CONTROL_TABLES
-    assert conn.fetchval("SELECT version_num FROM pgcube.alembic_version") == "0003"
+    assert conn.fetchval("SELECT version_num FROM pgcube.alembic_version") == "0004"
     assert conn.fetchval("SELECT to_regclass('public.bystander')") is not None
     assert conn.fetchval("SELECT to_regclass('public.alembic_version')") is None
 

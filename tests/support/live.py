@@ -43,6 +43,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         # (their code runs) but out of reach. Tests of the limits set small ones (hardening/).
         "rate_limit_requests": 1_000_000,
         "rate_limit_core_requests": 1_000_000,
+        "login_address_max_failures": 1_000_000,
     }
     values.update(overrides)
     return Settings.from_env({}, **values)

@@ -3,22 +3,31 @@
 Thin handlers: decode (``pgcube.schemas.core``), call ``AccountService``,
 return. These routes do not use the request-wide ``conn`` transaction: the
 service opens short transactions itself (see ``pgcube.auth.repository``).
+
+Answers that carry credentials (login, refresh, API keys) are ``Cache-Control:
+no-store`` (RELIABILITY H9). Resend and reset answer first and do their work
+(look-up, token, email) after the answer has been sent (ADR 0015).
 """
 
 from __future__ import annotations
 
-from litestar import Router, delete, get, patch, post
-from litestar.datastructures import State
+from typing import Any
+
+from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import CacheControlHeader, Cookie, State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from pgcube.api.deps import acquire
+from pgcube.api.ratelimit import client_address
+from pgcube.auth import throttle
 from pgcube.auth.guards import accounts_of
 from pgcube.auth.principal import Principal
 from pgcube.auth.repository import Transactions
-from pgcube.auth.service import AccountService
+from pgcube.auth.service import DEVICE_COOKIE_TTL, AccountService, Deferred, LoginClient
 from pgcube.schemas.core import (
     CreateKeyBody,
     EmailBody,
@@ -55,6 +64,16 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in statuses
     }
+
+
+NO_STORE = CacheControlHeader(no_store=True)
+"""On every answer that carries a credential: no cache (browser or proxy) may keep it."""
+
+
+def _after_answer(deferred: Deferred, status_code: int) -> Response[MessageAnswer]:
+    return Response(
+        MessageAnswer(deferred.message), status_code=status_code, background=BackgroundTask(deferred.work)
+    )
 
 
 # Dependencies named explicitly (Litestar 3 stops inferring them).
@@ -108,8 +127,10 @@ async def verify_email(token: FromPath[str], accounts: Accounts, tx: Tx) -> Mess
     status_code=HTTP_202_ACCEPTED,
     summary="Send the verification email again (same answer for any email)",
 )
-async def resend_verification(data: JSONBody[EmailBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
-    return MessageAnswer(await accounts.resend_verification(tx, data.email))
+async def resend_verification(
+    data: JSONBody[EmailBody], accounts: Accounts, tx: Tx
+) -> Response[MessageAnswer]:
+    return _after_answer(accounts.resend_verification(tx, data.email), HTTP_202_ACCEPTED)
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -121,11 +142,33 @@ async def resend_verification(data: JSONBody[EmailBody], accounts: Accounts, tx:
     operation_id="login",
     tags=TAGS,
     status_code=HTTP_200_OK,
+    cache_control=NO_STORE,
     summary="Log in: an access token (JWT) and a refresh token",
+    description=(
+        "Also sets the `pgcube_device` cookie: a client that sends it back is not held up by "
+        "the throttle of failed logins made elsewhere against the account."
+    ),
 )
-async def login(data: JSONBody[LoginBody], accounts: Accounts, tx: Tx) -> LoginAnswer:
-    session = await accounts.login(tx, data)
-    return LoginAnswer(refresh=session.refresh, access=session.access, expires_in=session.expires_in)
+async def login(
+    data: JSONBody[LoginBody], request: Request[Any, Any, Any], accounts: Accounts, tx: Tx
+) -> Response[LoginAnswer]:
+    client = LoginClient(
+        address=client_address(request.scope), device_cookie=request.cookies.get(throttle.DEVICE_COOKIE)
+    )
+    result = await accounts.login(tx, data, client)
+    session = result.session
+    settings = accounts.settings
+    cookie = Cookie(
+        key=throttle.DEVICE_COOKIE,
+        value=result.device_cookie,
+        path=throttle.DEVICE_COOKIE_PATH,
+        max_age=DEVICE_COOKIE_TTL,
+        httponly=True,
+        samesite="strict",
+        secure=settings.base_url.startswith("https://") or not settings.is_development,
+    )
+    answer = LoginAnswer(refresh=session.refresh, access=session.access, expires_in=session.expires_in)
+    return Response(answer, status_code=HTTP_200_OK, cookies=[cookie])
 
 
 async def _refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> RefreshAnswer:
@@ -139,6 +182,7 @@ async def _refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> R
     operation_id="refreshToken",
     tags=TAGS,
     status_code=HTTP_200_OK,
+    cache_control=NO_STORE,
     summary="Trade a refresh token for a new access token and a new refresh token",
 )
 async def refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> RefreshAnswer:
@@ -151,6 +195,7 @@ async def refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> Re
     operation_id="refreshTokenAlias",
     tags=TAGS,
     status_code=HTTP_200_OK,
+    cache_control=NO_STORE,
     summary="Alias of /core/token/refresh",
 )
 async def refresh_alias(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> RefreshAnswer:
@@ -180,8 +225,10 @@ async def logout(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> Mes
     status_code=HTTP_202_ACCEPTED,
     summary="Email a password reset token (same answer for any email)",
 )
-async def request_password_reset(data: JSONBody[EmailBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
-    return MessageAnswer(await accounts.request_password_reset(tx, data.email))
+async def request_password_reset(
+    data: JSONBody[EmailBody], accounts: Accounts, tx: Tx
+) -> Response[MessageAnswer]:
+    return _after_answer(accounts.request_password_reset(tx, data.email), HTTP_202_ACCEPTED)
 
 
 @post(
@@ -190,7 +237,7 @@ async def request_password_reset(data: JSONBody[EmailBody], accounts: Accounts, 
     operation_id="confirmPasswordReset",
     tags=TAGS,
     status_code=HTTP_200_OK,
-    summary="Set a new password with a reset token; every session is revoked",
+    summary="Set a new password with a reset token; every session and API key is revoked",
 )
 async def confirm_password_reset(
     data: JSONBody[PasswordResetConfirmBody], accounts: Accounts, tx: Tx
@@ -229,6 +276,7 @@ async def update_profile(
     responses=_errors(401),
     operation_id="listApiKeys",
     tags=TAGS,
+    cache_control=NO_STORE,
     summary="The account's live API keys (prefix only)",
 )
 async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> list[KeyAnswer]:
@@ -240,6 +288,7 @@ async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> 
     responses=_errors(400, 401, 403, 404),
     operation_id="createApiKey",
     tags=TAGS,
+    cache_control=NO_STORE,
     status_code=HTTP_201_CREATED,
     summary="Create an API key, optionally scoped to one database; the key is shown once",
 )

@@ -1,47 +1,50 @@
 """Bulk import (SPEC §8): ``POST /api/import_data``, multipart/form-data, streamed.
 
-Litestar's own form parsing keeps the whole body; this route reads the body
-itself, one chunk at a time, with a push parser (``multipart``, the one
-Litestar uses underneath). The text fields (``database_id``,
-``collection_name``, ``mode``) must come before ``json_file`` — as every
-client sends them when the file is the last field — because the collection
-must be known before the first document is checked. The file's bytes go
-straight on to ``pgcube.data.imports``, which writes them with COPY while
-they arrive.
+The form is read as it arrives by ``pgcube.api.multipart`` (text fields
+first — ``database_id``, ``collection_name``, ``mode`` — then ``json_file``)
+under the upload limits (size, idle time, minimum rate, deadline); the file's
+bytes go on to ``pgcube.data.imports``, which writes them with COPY while they
+arrive.
 
-The body's limit is ``max_import_bytes`` (the app-wide ``max_body_bytes``
-does not apply here); an upload that stalls for ``import_idle_timeout``
-seconds, or whose client goes away, is abandoned and nothing is written.
+An account runs at most ``import_max_concurrent_per_account`` imports at once
+and the process at most ``import_max_concurrent`` (never more than half the
+pool): one more is refused before its body is read (429, 503). The import
+takes a pooled connection and begins its transaction only once the file has
+really started (``data.imports.service.import_upload``): the ``conn``
+dependency is not used here, so a slow or stalled client holds no connection
+while it keeps the server waiting (RELIABILITY H1).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar import Request, Response, Router, post
-from litestar.exceptions import InternalServerException
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
-from multipart import MultipartError, MultipartSegment, PushMultipartParser  # type: ignore[import-untyped]
 
 from pgcube import errors
-from pgcube.api.deps import Auth, Config, Conn, Db
+from pgcube.api.deps import Auth, Config, Db
+from pgcube.api.multipart import Form, FormShape, UploadLimits, missing, read_form
 from pgcube.api.responses import json_response
-from pgcube.data.imports import ImportMode, collection_name_from_filename, import_documents
-from pgcube.data.service import DocumentService
+from pgcube.data.imports import (
+    ImportMode,
+    ImportRequest,
+    ImportSlots,
+    collection_name_from_filename,
+    import_upload,
+)
 from pgcube.schemas.imports import ImportAnswer
 from pgcube.settings import Settings
 
 TAGS = ["import"]
 FILE_FIELD: Final = "json_file"
 TEXT_FIELDS: Final = ("database_id", "collection_name", "mode")
-MAX_TEXT_FIELD_BYTES: Final = 1024
-MAX_PARTS: Final = 16
+FORM: Final = FormShape(text_fields=TEXT_FIELDS, file_field=FILE_FIELD)
 
 
 @dataclass
@@ -80,37 +83,44 @@ class ImportOperation(Operation):
         )
 
 
-@dataclass
-class Upload:
-    """The form's text fields, and the file's bytes still to come."""
-
-    fields: dict[str, str]
-    filename: str | None
-    file: AsyncIterator[bytes]
-    database_id: str = field(init=False)
-    collection_name: str = field(init=False)
-    mode: ImportMode = field(init=False)
-
-    def __post_init__(self) -> None:
-        if not self.fields.get("database_id"):
-            raise _missing("database_id")
-        self.database_id = self.fields["database_id"]
-        name = self.fields.get("collection_name")
-        if name:
-            self.collection_name = name
-        elif self.filename:
-            self.collection_name = collection_name_from_filename(self.filename)
-        else:
+def import_request(form: Form) -> ImportRequest:
+    """The import the form's text fields ask for; else a 400 naming the field."""
+    fields = form.fields
+    database_id = fields.get("database_id")
+    if not database_id:
+        raise missing("database_id")
+    name = fields.get("collection_name")
+    if not name:
+        if not form.filename:
             raise errors.ValidationError(
                 "Missing required field: collection_name (the file has no name to take it from)",
                 details={"field": "collection_name"},
             )
-        try:
-            self.mode = ImportMode(self.fields.get("mode") or ImportMode.INSERT)
-        except ValueError:
-            raise errors.ValidationError(
-                "mode must be 'insert' or 'upsert'", details={"field": "mode", "value": self.fields["mode"]}
-            ) from None
+        name = collection_name_from_filename(form.filename)
+    try:
+        mode = ImportMode(fields.get("mode") or ImportMode.INSERT)
+    except ValueError:
+        raise errors.ValidationError(
+            "mode must be 'insert' or 'upsert'", details={"field": "mode", "value": fields["mode"]}
+        ) from None
+    return ImportRequest(database_id=database_id, collection_name=name, mode=mode)
+
+
+def upload_limits(settings: Settings) -> UploadLimits:
+    return UploadLimits(
+        max_bytes=settings.max_import_bytes,
+        idle_timeout=settings.import_idle_timeout,
+        min_rate=settings.import_min_rate,
+        deadline=settings.import_deadline,
+    )
+
+
+def import_slots(state: State, settings: Settings) -> ImportSlots:
+    """The process's import slots, made on first use (the app's state lives as long as the pool)."""
+    slots: ImportSlots | None = getattr(state, "import_slots", None)
+    if slots is None:
+        slots = state.import_slots = ImportSlots(settings)
+    return slots
 
 
 @post(
@@ -130,134 +140,14 @@ class Upload:
     },
 )
 async def import_data(
-    request: Request[Any, Any, Any], principal: Auth, session: Db, conn: Conn, settings: Config
+    request: Request[Any, Any, Any], principal: Auth, session: Db, settings: Config
 ) -> Response[bytes]:
-    upload = await read_upload(request, settings)
-    where = await DocumentService(session, settings).target(
-        principal, upload.database_id, upload.collection_name, create=True
-    )
-    count = await import_documents(conn, settings, where.collection, upload.file, mode=upload.mode)
-    return json_response(
-        ImportAnswer(collection=where.collection.name, inserted_count=count), status_code=201
-    )
+    with import_slots(request.app.state, settings).slot(principal.account_id):
+        form = await read_form(request, FORM, upload_limits(settings))
+        wanted = import_request(form)
+        collection, count = await import_upload(session, settings, principal, wanted, form.file)
+    return json_response(ImportAnswer(collection=collection.name, inserted_count=count), status_code=201)
 
 
 def imports_router() -> Router:
     return Router(path="/api", route_handlers=[import_data])
-
-
-# --- the streamed form -------------------------------------------------------------------------
-
-
-async def read_upload(request: Request[Any, Any, Any], settings: Settings) -> Upload:
-    """Read the form up to the start of ``json_file``; the file's bytes follow in ``Upload.file``."""
-    boundary = _boundary(request)
-    if request.content_length is not None and request.content_length > settings.max_import_bytes:
-        raise _too_large(settings)
-    events = _events(_body(request, settings), boundary)
-    fields: dict[str, str] = {}
-    name = ""
-    value = bytearray()
-    async for event in events:
-        if isinstance(event, MultipartSegment):
-            name = event.name or ""
-            if name == FILE_FIELD:
-                return Upload(fields, event.filename, _file(events))
-            if name not in TEXT_FIELDS:
-                raise errors.ValidationError(
-                    f"Unknown form field {name!r}: send {', '.join(TEXT_FIELDS)} and {FILE_FIELD}",
-                    details={"field": name},
-                )
-            if name in fields:
-                raise errors.ValidationError(f"The field {name!r} is sent twice", details={"field": name})
-            value = bytearray()
-        elif event is None:  # the end of a text field
-            try:
-                fields[name] = value.decode().strip()
-            except UnicodeDecodeError:
-                raise errors.ValidationError(f"{name} is not valid UTF-8", details={"field": name}) from None
-        else:
-            value += event
-            if len(value) > MAX_TEXT_FIELD_BYTES:
-                raise errors.ValidationError(
-                    f"{name} is longer than {MAX_TEXT_FIELD_BYTES} bytes", details={"field": name}
-                )
-    raise _missing(FILE_FIELD)
-
-
-async def _file(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    """The bytes of ``json_file``; then the rest of the form, which must hold nothing more."""
-    async for event in events:
-        if event is None:
-            break
-        yield bytes(event)
-    async for event in events:
-        if isinstance(event, MultipartSegment):
-            raise errors.ValidationError(
-                f"The form field {event.name!r} comes after {FILE_FIELD}: send the text fields "
-                f"({', '.join(TEXT_FIELDS)}) before the file",
-                details={"field": event.name},
-            )
-
-
-async def _events(body: AsyncIterator[bytes], boundary: str) -> AsyncIterator[Any]:
-    """Multipart events: a part's ``MultipartSegment``, its bytes, ``None`` at its end."""
-    parser = PushMultipartParser(boundary, max_segment_count=MAX_PARTS)
-    try:
-        async for chunk in body:
-            for event in parser.parse(chunk):
-                yield event
-        parser.close()
-    except MultipartError as exc:
-        raise errors.ValidationError(
-            f"The multipart/form-data body is not valid or is incomplete: {exc}",
-            details={"field": FILE_FIELD},
-        ) from None
-
-
-async def _body(request: Request[Any, Any, Any], settings: Settings) -> AsyncIterator[bytes]:
-    """The request body, under ``max_import_bytes``, abandoned after ``import_idle_timeout`` of silence."""
-    stream = request.stream()
-    received = 0
-    while True:
-        try:
-            async with asyncio.timeout(settings.import_idle_timeout):
-                chunk = await anext(stream, b"")
-        except TimeoutError:
-            raise errors.ValidationError(
-                f"The upload stalled for {settings.import_idle_timeout:g} s; nothing was imported",
-                details={"field": FILE_FIELD},
-            ) from None
-        except InternalServerException:  # Litestar's word for a client that went away mid-body
-            raise errors.ValidationError(
-                "The upload ended before the request did (the client disconnected); nothing was imported",
-                details={"field": FILE_FIELD},
-            ) from None
-        if not chunk:
-            return
-        received += len(chunk)
-        if received > settings.max_import_bytes:
-            raise _too_large(settings)
-        yield chunk
-
-
-def _boundary(request: Request[Any, Any, Any]) -> str:
-    media_type, options = request.content_type
-    boundary = options.get("boundary")
-    if media_type != "multipart/form-data" or not boundary:
-        raise errors.ValidationError(
-            f"Send multipart/form-data with the fields {', '.join(TEXT_FIELDS)} and then {FILE_FIELD}",
-            details={"field": FILE_FIELD},
-        )
-    return boundary
-
-
-def _missing(name: str) -> errors.ValidationError:
-    return errors.ValidationError(f"Missing required field: {name}", details={"field": name})
-
-
-def _too_large(settings: Settings) -> errors.PayloadTooLarge:
-    return errors.PayloadTooLarge(
-        f"The upload is larger than {settings.max_import_bytes} bytes",
-        details={"limit": settings.max_import_bytes},
-    )

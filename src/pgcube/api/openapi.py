@@ -30,7 +30,7 @@ from litestar.openapi.spec import (
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.ops.registry import Registry
 
-ERRORS: dict[int, str] = {
+ERRORS: dict[int, str] = {  # the one description of each error status, for every route
     400: "VALIDATION_ERROR, INVALID_QUERY, INVALID_JSON, BATCH_LIMIT_EXCEEDED or INVALID_TOKEN",
     401: "AUTHENTICATION_FAILED, INVALID_CREDENTIALS or TOKEN_EXPIRED",
     403: "FORBIDDEN, EMAIL_NOT_VERIFIED or QUOTA_EXCEEDED",
@@ -111,16 +111,8 @@ def document_error_responses(app: Litestar) -> None:
             if operation is None:
                 continue
             responses = operation.responses if operation.responses is not None else {}
-            for status in statuses:
-                documented = responses.get(str(status))
-                description = (
-                    documented.description
-                    if isinstance(documented, OpenAPIResponse)
-                    and documented.description
-                    and status != 400  # Litestar's own 400 text describes its shape, not ours
-                    else ERRORS[status]
-                )
-                responses[str(status)] = _response(status, description, envelope)
+            for status in statuses:  # what a route said itself (Litestar's own 400 too) is replaced
+                responses[str(status)] = _response(status, ERRORS[status], envelope)
             operation.responses = responses
 
 

@@ -166,6 +166,7 @@ def password_reset_mail(base_url: str, to: str, token: str, ttl_minutes: int, ac
             f"Send it with your new password: POST {base_url}/core/password-reset/confirm "
             '{"token": "<the token>", "password": "<new password>"}\n\n'
             f"The token works once and expires in {ttl_minutes} minutes. Resetting signs out every "
-            "session of the account. If you did not ask for this, ignore this message.\n"
+            "session of the account and revokes every API key it has: create new keys afterwards "
+            "for your programs. If you did not ask for this, ignore this message.\n"
         ),
     )

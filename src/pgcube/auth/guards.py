@@ -13,7 +13,10 @@ Credentials are read from headers only, never from the URL (A6).
 
 An API key is checked against this process's cache of key rows; on a miss it
 is looked up on the request's own connection (``session``), so a request
-never holds two pooled connections at once.
+never holds two pooled connections at once. ``principal`` checks an access
+token's session the same way (a logged-out session is refused, ADR 0015);
+``jwt_principal`` takes no connection, and the accounts service checks the
+session in the transaction of each route that declares it.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ async def provide_principal(request: Request[Any, Any, Any], state: State, sessi
     if authorization is not None:
         scheme, credential = authorization
         if scheme == "bearer":
-            return service.authenticate_jwt(credential)
+            return await service.authenticate_jwt(session, credential)
         if scheme == "api-key":
             return await service.authenticate_api_key(session, credential)
         raise errors.AuthenticationFailed()
@@ -74,4 +77,4 @@ def provide_jwt_principal(request: Request[Any, Any, Any], state: State) -> Prin
     scheme, credential = authorization
     if scheme != "bearer":
         raise errors.AuthenticationFailed(JWT_ONLY)
-    return accounts_of(state).authenticate_jwt(credential)
+    return accounts_of(state).read_jwt(credential)

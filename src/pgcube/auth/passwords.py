@@ -3,6 +3,11 @@
 * Rules (RELIABILITY A3): at least 8 characters after NFKC normalisation
   (NIST SP 800-63B), Unicode allowed, more than 1024 UTF-8 bytes refused
   *before* any hashing — a megabyte password must not buy a megabyte hash.
+* Not a common password (NIST SP 800-63B 3.1.1.2, RELIABILITY H9):
+  ``is_common_password`` looks the password up, lower-cased, in the list
+  shipped beside this module (``common_passwords.txt``; its source and
+  licence are in ADR 0015). Loaded once, on first use; no network. End users'
+  passwords (SPEC §11) use the same function.
 * Hashing (A1, A2): argon2-cffi's defaults (RFC 9106 low-memory profile:
   64 MiB, t=3, p=4 — above OWASP's floor of 19 MiB, t=2), run in a worker
   thread, at most one hash per CPU core at a time. Everything else waits its
@@ -14,8 +19,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
+from importlib import resources
 
 import anyio
 import anyio.to_thread
@@ -26,6 +33,19 @@ from pgcube import errors
 
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_BYTES = 1024
+COMMON_PASSWORDS_FILE = "common_passwords.txt"
+COMMON_PASSWORD_MESSAGE = "This password is one of the most commonly used passwords: choose another"  # noqa: S105 — a message
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    text = resources.files("pgcube.auth").joinpath(COMMON_PASSWORDS_FILE).read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """True when ``password`` (NFKC-normalised, compared lower-cased) is on the shipped blocklist."""
+    return normalise(password).lower() in _common_passwords()
 
 
 def normalise(password: str) -> str:
@@ -46,6 +66,10 @@ def check_password_rules(password: str, field: str = "password") -> str:
     if len(normalised.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
         raise errors.ValidationError(
             f"The password must be at most {MAX_PASSWORD_BYTES} bytes", details={"field": field}
+        )
+    if is_common_password(normalised):
+        raise errors.ValidationError(
+            COMMON_PASSWORD_MESSAGE, details={"field": field, "reason": "common_password"}
         )
     return normalised
 

@@ -22,6 +22,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     api_key_id: str | None = None
     database_id: str | None = None
     """Set for an API key scoped to one database: it reaches that database only."""
+    session_id: str | None = None
+    """The login session of an access token (``via == "jwt"``). ``principal`` has checked it is
+    live; ``jwt_principal`` leaves that to the accounts service, which checks it in the
+    transaction of every route that takes one (ADR 0015)."""
 
     def can_reach(self, database_id: str) -> bool:
         return self.database_id is None or self.database_id == database_id

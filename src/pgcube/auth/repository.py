@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from pgcube.auth.email import Mail
+from pgcube.auth.throttle import BucketState, Failure
 
 Connection = Any
 """An asyncpg connection or pool proxy (asyncpg ships no type information)."""
@@ -73,13 +74,6 @@ class ProfileRow(msgspec.Struct, frozen=True):
     created_at: dt.datetime
 
 
-class Attempts(msgspec.Struct, frozen=True):
-    count: int
-    window_end: float
-    """Unix time at which the window (and a lock-out) ends."""
-    now: float
-
-
 class RefreshState(msgspec.Struct, frozen=True):
     account_id: str
     family_id: str
@@ -95,6 +89,14 @@ class KeyRow(msgspec.Struct, frozen=True):
     database_id: str | None
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+
+
+class SessionRow(msgspec.Struct, frozen=True):
+    """What an access token's check needs of its session (cached per process, ADR 0015)."""
+
+    account_id: str
+    live: bool
+    """Not revoked, and created after the account's ``sessions_valid_after``."""
 
 
 class KeyAuthRow(msgspec.Struct, frozen=True):
@@ -137,6 +139,41 @@ class AccountsRepository:
             """,
             email,
             canonical,
+            first_name,
+            last_name,
+            password_hash,
+        )
+        return value
+
+    async def replace_pending_registration(
+        self, email: str, canonical: str, first_name: str, last_name: str, password_hash: str
+    ) -> str | None:
+        """A registration of an address that is taken but not verified replaces the pending one:
+        its links are spent, then its password, names and form of the address are replaced
+        (ADR 0015). The id, or None when the address is verified (or unknown).
+
+        Two statements, tokens first: a verification redeeming a link at the same moment
+        either wins (the account is verified, this matches nothing) or finds its link spent.
+        """
+        await self.conn.execute(
+            """
+            UPDATE pgcube.email_tokens SET used_at = now()
+            WHERE purpose = 'verify_email' AND used_at IS NULL
+              AND account_id = (SELECT id FROM pgcube.accounts
+                                WHERE email_canonical = $1 AND NOT email_verified)
+            """,
+            canonical,
+        )
+        value: str | None = await self.conn.fetchval(
+            """
+            UPDATE pgcube.accounts
+            SET email = $2, first_name = $3, last_name = $4, password_hash = $5,
+                password_changed_at = now(), updated_at = now()
+            WHERE email_canonical = $1 AND NOT email_verified
+            RETURNING id::text
+            """,
+            canonical,
+            email,
             first_name,
             last_name,
             password_hash,
@@ -228,34 +265,73 @@ class AccountsRepository:
         )
         return bool(found)
 
-    # --- the login throttle --------------------------------------------------------------
+    # --- the login throttle (pgcube.auth.throttle) ----------------------------------------
 
-    async def count_attempt(self, canonical: str, window: int) -> Attempts:
-        """Count one login attempt in the fixed window of ``window`` seconds."""
-        row = await self.conn.fetchrow(
-            """
-            INSERT INTO pgcube.login_failures AS f (email_canonical, window_start, failures)
-            VALUES ($1, now(), 1)
-            ON CONFLICT (email_canonical) DO UPDATE SET
-                window_start = CASE WHEN f.window_start <= now() - $2::int * interval '1 second'
-                                    THEN now() ELSE f.window_start END,
-                failures = CASE WHEN f.window_start <= now() - $2::int * interval '1 second'
-                                THEN 1 ELSE least(f.failures + 1, 1000000) END
-            RETURNING failures,
-                      extract(epoch FROM window_start + $2::int * interval '1 second')::float8,
-                      extract(epoch FROM now())::float8
-            """,
-            canonical,
-            window,
-        )
-        return Attempts(count=row[0], window_end=row[1], now=row[2])
-
-    async def clear_attempts(self, canonical: str) -> None:
-        await self.conn.execute("DELETE FROM pgcube.login_failures WHERE email_canonical = $1", canonical)
-
-    async def purge_stale_attempts(self, window: int) -> None:
+    async def lock_buckets(self, names: list[str]) -> tuple[list[BucketState], float]:
+        """The rows of these buckets (created empty if need be), locked until the transaction
+        ends, and PostgreSQL's clock. Sorted, so concurrent logins lock in one order."""
+        if not names:  # every bucket turned off
+            return [], 0.0
+        names = sorted(names)
         await self.conn.execute(
-            "DELETE FROM pgcube.login_failures WHERE window_start <= now() - $1::int * interval '1 second'",
+            """
+            INSERT INTO pgcube.login_throttle (bucket, failures, last_failure_at)
+            SELECT name, 0, now() FROM unnest($1::text[]) AS name
+            ON CONFLICT (bucket) DO NOTHING
+            """,
+            names,
+        )
+        rows = await self.conn.fetch(
+            """
+            SELECT bucket, failures, extract(epoch FROM last_failure_at)::float8,
+                   extract(epoch FROM blocked_until)::float8, extract(epoch FROM now())::float8
+            FROM pgcube.login_throttle WHERE bucket = ANY($1::text[])
+            ORDER BY bucket FOR UPDATE
+            """,
+            names,
+        )
+        now = rows[0][4] if rows else 0.0
+        return [BucketState(row[0], row[1], row[2], row[3]) for row in rows], now
+
+    async def record_failures(self, counted: list[Failure]) -> None:
+        if not counted:
+            return
+        await self.conn.execute(
+            """
+            UPDATE pgcube.login_throttle AS t
+            SET failures = c.failures, last_failure_at = now(), blocked_until = to_timestamp(c.blocked)
+            FROM unnest($1::text[], $2::int[], $3::float8[]) AS c (bucket, failures, blocked)
+            WHERE t.bucket = c.bucket
+            """,
+            [f.name for f in counted],
+            [f.failures for f in counted],
+            [f.blocked_until for f in counted],
+        )
+
+    async def clear_buckets(self, names: list[str]) -> None:
+        await self.conn.execute("DELETE FROM pgcube.login_throttle WHERE bucket = ANY($1::text[])", names)
+
+    async def refund_attempt(self, name: str, free: int) -> None:
+        """Give back the count of an attempt that succeeded (a shared address's bucket is not
+        cleared by one success: an attacker would log in to their own account to reset it)."""
+        await self.conn.execute(
+            """
+            UPDATE pgcube.login_throttle
+            SET failures = greatest(failures - 1, 0),
+                blocked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE blocked_until END
+            WHERE bucket = $1
+            """,
+            name,
+            free,
+        )
+
+    async def purge_quiet_buckets(self, window: int) -> None:
+        await self.conn.execute(
+            """
+            DELETE FROM pgcube.login_throttle
+            WHERE last_failure_at <= now() - $1::int * interval '1 second'
+              AND (blocked_until IS NULL OR blocked_until <= now())
+            """,
             window,
         )
 
@@ -321,6 +397,22 @@ class AccountsRepository:
             ttl,
         )
 
+    async def add_session(self, session_id: str, account_id: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO pgcube.sessions (id, account_id) VALUES ($1::uuid, $2::uuid)", session_id, account_id
+        )
+
+    async def session_state(self, session_id: str) -> SessionRow | None:
+        row = await self.conn.fetchrow(
+            """
+            SELECT s.account_id::text, s.revoked_at IS NULL AND s.created_at >= a.sessions_valid_after
+            FROM pgcube.sessions s JOIN pgcube.accounts a ON a.id = s.account_id
+            WHERE s.id = $1::uuid
+            """,
+            session_id,
+        )
+        return None if row is None else SessionRow(row[0], row[1])
+
     async def spend_refresh_token(self, token_hash: bytes) -> tuple[str, str] | None:
         """Spend a live refresh token: (account id, family id), or None when it is not live."""
         row = await self.conn.fetchrow(
@@ -346,6 +438,7 @@ class AccountsRepository:
         return None if row is None else RefreshState(*row)
 
     async def revoke_family(self, family_id: str) -> None:
+        """End one session: its refresh tokens, and the access tokens that name it."""
         await self.conn.execute(
             """
             UPDATE pgcube.refresh_tokens SET revoked_at = now()
@@ -353,8 +446,22 @@ class AccountsRepository:
             """,
             family_id,
         )
+        await self.conn.execute(
+            "UPDATE pgcube.sessions SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL",
+            family_id,
+        )
 
-    async def revoke_sessions(self, account_id: str) -> None:
+    async def revoke_credentials(self, account_id: str) -> list[str]:
+        """End every session of the account and revoke every API key it has (a password reset,
+        ADR 0015); the ids of the keys revoked. ``sessions_valid_after`` also kills a session
+        that a login racing this transaction commits just after it."""
+        await self.conn.execute(
+            """
+            UPDATE pgcube.accounts SET sessions_valid_after = now(), updated_at = now()
+            WHERE id = $1::uuid
+            """,
+            account_id,
+        )
         await self.conn.execute(
             """
             UPDATE pgcube.refresh_tokens SET revoked_at = now()
@@ -362,11 +469,33 @@ class AccountsRepository:
             """,
             account_id,
         )
+        await self.conn.execute(
+            "UPDATE pgcube.sessions SET revoked_at = now() WHERE account_id = $1::uuid AND revoked_at IS NULL",
+            account_id,
+        )
+        rows = await self.conn.fetch(
+            """
+            UPDATE pgcube.api_keys SET revoked_at = now()
+            WHERE account_id = $1::uuid AND revoked_at IS NULL
+            RETURNING id
+            """,
+            account_id,
+        )
+        return [row[0] for row in rows]
 
     async def purge_dead_refresh_tokens(self, account_id: str) -> None:
-        """Forget this account's expired tokens (kept no longer than they could matter)."""
+        """Forget this account's expired tokens (kept no longer than they could matter), and the
+        sessions left without any: an access token outlives none of its session's refresh tokens."""
         await self.conn.execute(
             "DELETE FROM pgcube.refresh_tokens WHERE account_id = $1::uuid AND expires_at < now()",
+            account_id,
+        )
+        await self.conn.execute(
+            """
+            DELETE FROM pgcube.sessions s
+            WHERE s.account_id = $1::uuid
+              AND NOT EXISTS (SELECT 1 FROM pgcube.refresh_tokens r WHERE r.family_id = s.id)
+            """,
             account_id,
         )
 

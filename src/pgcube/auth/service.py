@@ -6,13 +6,27 @@ held, and side effects that must outlive an error answer (a counted login
 attempt, a family revoked on refresh-token reuse) are committed before the
 error is raised.
 
-What the answers must not reveal (RELIABILITY A5, G2):
+What the answers must not reveal (RELIABILITY A5, G2, H9):
 
 * register, resend and reset answer the same for every email, and do about
   the same work whether or not it exists (a password is hashed on register
   either way; an existing address gets a notice instead of a second account);
+  resend and reset answer before they touch the database at all: the look-up
+  and the email run after the answer (``Deferred``), so their timing says
+  nothing about the address;
 * login answers an unknown email and a wrong password alike, after a dummy
   Argon2 verify, and throttles unknown emails exactly like known ones.
+
+Account takeover defences (ADR 0015, RELIABILITY H3, H4, H7):
+
+* a registration of a taken but unverified address replaces the pending
+  registration (password, names, and every link it was sent), so a link
+  verifies only the registration that sent it;
+* a password reset ends every session and revokes every API key;
+* an access token is refused once its session has ended (``authenticate_jwt``,
+  ``_require_live_session``), checked against this process's cache;
+* failed logins are throttled per account, address and device cookie
+  (``pgcube.auth.throttle``), never refusing the owner's known device.
 """
 
 from __future__ import annotations
@@ -21,16 +35,24 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from pgcube import errors
-from pgcube.auth import api_keys, email, tokens
+from pgcube.auth import api_keys, email, throttle, tokens
 from pgcube.auth.email import MailSender
 from pgcube.auth.key_usage import KeyUsage
 from pgcube.auth.passwords import MAX_PASSWORD_BYTES, Passwords, check_password_rules, normalise
 from pgcube.auth.principal import Principal
-from pgcube.auth.repository import AccountsRepository, KeyAuthRow, KeyRow, ProfileRow, Transactions
+from pgcube.auth.repository import (
+    AccountsRepository,
+    KeyAuthRow,
+    KeyRow,
+    ProfileRow,
+    SessionRow,
+    Transactions,
+)
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session as DbSession
 from pgcube.schemas import core as schemas
@@ -51,7 +73,12 @@ REGISTERED = "User registered successfully. Please check your email to verify yo
 VERIFIED = "Email verified successfully. You can now log in."
 RESEND_ACCEPTED = "If an unverified account exists for this email, a new verification email has been sent."
 RESET_REQUESTED = "If an account exists for this email, a password reset email has been sent."
-RESET_DONE = "Password reset successfully. Every session has been signed out; log in with the new password."
+RESET_DONE = (
+    "Password reset successfully. Every session has been signed out and every API key revoked; "
+    "log in with the new password."
+)
+SESSION_ENDED = "The session has ended (logged out or password reset): log in again"
+DEVICE_COOKIE_TTL = 365 * 24 * 3600
 LOGGED_OUT = "Logged out."
 KEY_REVOKED = "API key revoked."
 
@@ -117,6 +144,26 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     expires_in: int
 
 
+class LoginClient(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is knocking, as far as the throttle cares."""
+
+    address: str
+    device_cookie: str | None = None
+
+
+class LoginResult(msgspec.Struct, frozen=True, kw_only=True):
+    session: Session
+    device_cookie: str
+    """Set it on the client (``throttle.DEVICE_COOKIE``): it has now signed in to this account."""
+
+
+class Deferred(msgspec.Struct, frozen=True):
+    """An answer, and the work to do after it has been sent."""
+
+    message: str
+    work: Callable[[], Awaitable[None]]
+
+
 class AccountService:
     def __init__(self, settings: Settings, jwt_secret: str, passwords: Passwords, mailer: MailSender) -> None:
         self.settings = settings
@@ -137,13 +184,27 @@ class AccountService:
         # Hashed whether or not the email is taken: both paths cost one hash (G2).
         password_hash = await self.passwords.hash(password)
         canonical = canonical_email(address)
+        replaced: str | None = None
         async with tx() as repo:
             account_id = await repo.create_account(address, canonical, first_name, last_name, password_hash)
             if account_id is not None:
                 await self._send_verification(repo, account_id, address)
                 log.info("account registered (id %s)", account_id)
-            else:
+            elif self.settings.require_email_verification:
+                # Unverified: nobody has proved the address yet, so the latest registration is
+                # the pending one; the earlier one's links die with it (pre-hijacking, H3).
+                # Without required verification an unverified account is in use: never replaced.
+                replaced = await repo.replace_pending_registration(
+                    address, canonical, first_name, last_name, password_hash
+                )
+            if replaced is not None:
+                await repo.revoke_credentials(replaced)
+                if await repo.claim_mail_slot(canonical, self.settings.email_resend_interval) is not None:
+                    await self._send_verification(repo, replaced, address)
+                log.info("pending registration replaced (account %s)", replaced)
+            elif account_id is None:
                 await self._notify_existing(repo, canonical)
+        self._forget_credentials_of(replaced)
         return REGISTERED
 
     async def _notify_existing(self, repo: AccountsRepository, canonical: str) -> None:
@@ -176,34 +237,51 @@ class AccountService:
             await repo.mark_verified(account_id)
         return VERIFIED
 
-    async def resend_verification(self, tx: Transactions, address: str) -> str:
+    def resend_verification(self, tx: Transactions, address: str) -> Deferred:
+        """The answer now; the look-up and the email after it (equal time for every address, H9)."""
         canonical = _lookup_email(address)
-        async with tx() as repo:
-            target = await repo.claim_mail_slot(canonical, self.settings.email_resend_interval)
-            if target is not None and not target.email_verified:
-                await self._send_verification(repo, target.id, target.email)
-        return RESEND_ACCEPTED
+
+        async def work() -> None:
+            async with tx() as repo:
+                target = await repo.claim_mail_slot(canonical, self.settings.email_resend_interval)
+                if target is not None and not target.email_verified:
+                    await self._send_verification(repo, target.id, target.email)
+
+        return Deferred(RESEND_ACCEPTED, _logged(work, "verification email"))
 
     # --- login and sessions ------------------------------------------------------------------
 
-    async def login(self, tx: Transactions, body: schemas.LoginBody) -> Session:
+    async def login(self, tx: Transactions, body: schemas.LoginBody, client: LoginClient) -> LoginResult:
         canonical = _lookup_email(body.email)
         if len(body.password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             raise errors.ValidationError(
                 f"The password must be at most {MAX_PASSWORD_BYTES} bytes", details={"field": "password"}
             )
         s = self.settings
-        # Every attempt counts until one succeeds, and is committed before the password is
-        # checked: concurrent guesses cannot slip past the limit (A4).
+        device = throttle.trusted_device(self._secret, canonical, client.device_cookie, DEVICE_COOKIE_TTL)
+        if device is not None:  # this client signed in to this account before: its own bucket only
+            candidates = [throttle.device_bucket(device, s.login_max_failures)]
+        else:
+            candidates = [
+                throttle.account_bucket(canonical, s.login_max_failures),
+                throttle.address_bucket(client.address, s.login_address_max_failures),
+            ]
+        buckets = [bucket for bucket in candidates if bucket.free > 0]
+        # The attempt is counted, and committed, before the password is checked: concurrent
+        # guesses cannot slip past the limit (A4). A success gives it back below.
         async with tx() as repo:
-            attempts = await repo.count_attempt(canonical, s.login_failure_window)
-            row = await repo.login_row(canonical) if attempts.count <= s.login_max_failures else None
-        if attempts.count > s.login_max_failures:
+            states, now = await repo.lock_buckets([bucket.name for bucket in buckets])
+            counted = throttle.count_attempt(states, buckets, now, s.login_failure_window, s.login_max_delay)
+            row = None
+            if not isinstance(counted, throttle.Refused):
+                await repo.record_failures(counted)
+                row = await repo.login_row(canonical)
+        if isinstance(counted, throttle.Refused):
             raise errors.RateLimitExceeded(
-                limit=s.login_max_failures,
+                limit=counted.free,
                 remaining=0,
-                reset_at=math.ceil(attempts.window_end),
-                retry_after=max(1, math.ceil(attempts.window_end - attempts.now)),
+                reset_at=math.ceil(counted.blocked_until),
+                retry_after=max(1, math.ceil(counted.retry_after)),
             )
         matched = await self.passwords.verify(row.password_hash if row else None, body.password)
         if row is None or not matched:
@@ -213,8 +291,13 @@ class AccountService:
             # Not check_password_rules: a password set under older rules must still log in.
             upgraded = await self.passwords.hash(normalise(body.password))
         async with tx() as repo:
-            await repo.clear_attempts(canonical)
-            await repo.purge_stale_attempts(s.login_failure_window)
+            # The owner's device clears its own bucket; a right password from elsewhere clears
+            # the account's. An address is shared: it only gets this attempt back.
+            await repo.clear_buckets([bucket.name for bucket in buckets if not bucket.shared])
+            for bucket in buckets:
+                if bucket.shared:
+                    await repo.refund_attempt(bucket.name, bucket.free)
+            await repo.purge_quiet_buckets(s.login_failure_window)
             if upgraded is not None:
                 await repo.upgrade_hash(row.id, row.password_hash, upgraded)
             if s.require_email_verification and not row.email_verified:
@@ -223,11 +306,14 @@ class AccountService:
                 session = await self._open_session(repo, row.id)
         if session is None:
             raise errors.EmailNotVerified()
-        return session
+        return LoginResult(
+            session=session, device_cookie=throttle.issue_device_cookie(self._secret, canonical)
+        )
 
     async def _open_session(self, repo: AccountsRepository, account_id: str) -> Session:
         family_id = str(uuid.uuid4())
         await repo.purge_dead_refresh_tokens(account_id)
+        await repo.add_session(family_id, account_id)
         return await self._issue(repo, account_id, family_id)
 
     async def _issue(self, repo: AccountsRepository, account_id: str, family_id: str) -> Session:
@@ -255,7 +341,11 @@ class AccountService:
             spent = await repo.spend_refresh_token(token_hash)
             if spent is not None:
                 account_id, family_id = spent
-                session = await self._issue(repo, account_id, family_id)
+                current = await repo.session_state(family_id)
+                if current is not None and current.live and current.account_id == account_id:
+                    session = await self._issue(repo, account_id, family_id)
+                else:  # a session that a password reset ended while a login raced it
+                    await repo.revoke_family(family_id)
             else:
                 state = await repo.refresh_state(token_hash)
                 replayed = (
@@ -280,23 +370,31 @@ class AccountService:
                 state = await repo.refresh_state(tokens.digest(token))
                 if state is not None:
                     await repo.revoke_family(state.family_id)
+            if state is not None:  # committed: this process need not wait for the notification
+                caches().forget_session(state.family_id)
         return LOGGED_OUT
 
     # --- password reset ------------------------------------------------------------------------
 
-    async def request_password_reset(self, tx: Transactions, address: str) -> str:
+    def request_password_reset(self, tx: Transactions, address: str) -> Deferred:
+        """The answer now; the look-up and the email after it (equal time for every address, H9)."""
         canonical = _lookup_email(address)
-        async with tx() as repo:
-            target = await repo.claim_mail_slot(canonical, self.settings.email_resend_interval, reset=True)
-            if target is not None:
-                token = tokens.new_opaque_token()
-                ttl = self.settings.password_reset_ttl
-                await repo.add_email_token(tokens.digest(token), target.id, PASSWORD_RESET, ttl)
-                mail = email.password_reset_mail(
-                    self.settings.base_url, target.email, token, max(1, ttl // 60), target.id
+
+        async def work() -> None:
+            async with tx() as repo:
+                target = await repo.claim_mail_slot(
+                    canonical, self.settings.email_resend_interval, reset=True
                 )
-                await self.mailer.send(mail, repo)
-        return RESET_REQUESTED
+                if target is not None:
+                    token = tokens.new_opaque_token()
+                    ttl = self.settings.password_reset_ttl
+                    await repo.add_email_token(tokens.digest(token), target.id, PASSWORD_RESET, ttl)
+                    mail = email.password_reset_mail(
+                        self.settings.base_url, target.email, token, max(1, ttl // 60), target.id
+                    )
+                    await self.mailer.send(mail, repo)
+
+        return Deferred(RESET_REQUESTED, _logged(work, "password reset email"))
 
     async def confirm_password_reset(self, tx: Transactions, body: schemas.PasswordResetConfirmBody) -> str:
         password = check_password_rules(body.password)
@@ -314,18 +412,30 @@ class AccountService:
             if account_id is None:
                 raise errors.InvalidToken()
             await repo.replace_password(account_id, password_hash)
-            await repo.revoke_sessions(account_id)
+            revoked_keys = await repo.revoke_credentials(account_id)
             await repo.spend_email_tokens(account_id, PASSWORD_RESET)
             canonical = await repo.canonical_email_of(account_id)
             if canonical is not None:
-                await repo.clear_attempts(canonical)
-        log.info("password reset; every session revoked (account %s)", account_id)
+                await repo.clear_buckets([throttle.account_bucket(canonical, 0).name])
+        self._forget_credentials_of(account_id)
+        log.info(
+            "password reset; every session and %d API key(s) revoked (account %s)",
+            len(revoked_keys),
+            account_id,
+        )
         return RESET_DONE
+
+    @staticmethod
+    def _forget_credentials_of(account_id: str | None) -> None:
+        """Committed: this process need not wait for the notifications."""
+        if account_id is not None:
+            caches().forget_account_credentials(account_id)
 
     # --- profile ---------------------------------------------------------------------------------
 
     async def profile(self, tx: Transactions, principal: Principal) -> schemas.ProfileAnswer:
         async with tx() as repo:
+            await self._require_live_session(principal, repo.session_state)
             row = await repo.profile(principal.account_id)
         if row is None:
             raise errors.AuthenticationFailed()
@@ -337,6 +447,7 @@ class AccountService:
         first = None if patch.first_name is None else _checked_name(patch.first_name, "firstName")
         last = None if patch.last_name is None else _checked_name(patch.last_name, "lastName")
         async with tx() as repo:
+            await self._require_live_session(principal, repo.session_state)
             row = await repo.update_profile(principal.account_id, first, last)
         if row is None:
             raise errors.AuthenticationFailed()
@@ -346,6 +457,7 @@ class AccountService:
 
     async def list_keys(self, tx: Transactions, principal: Principal) -> list[schemas.KeyAnswer]:
         async with tx() as repo:
+            await self._require_live_session(principal, repo.session_state)
             rows = await repo.list_keys(principal.account_id)
         return [_key(row) for row in rows]
 
@@ -362,6 +474,7 @@ class AccountService:
             )
         created = api_keys.new_key()
         async with tx() as repo:
+            await self._require_live_session(principal, repo.session_state)
             if not await repo.lock_account(principal.account_id):
                 raise errors.AuthenticationFailed()
             if await repo.count_live_keys(principal.account_id) >= self.settings.quota_api_keys:
@@ -388,6 +501,7 @@ class AccountService:
         if not _KEY_ID.fullmatch(key_id):
             raise errors.NotFound("API key not found")
         async with tx() as repo:
+            await self._require_live_session(principal, repo.session_state)
             revoked = await repo.revoke_key(principal.account_id, key_id)
         if not revoked:
             raise errors.NotFound("API key not found")
@@ -397,9 +511,33 @@ class AccountService:
 
     # --- authentication (the guards) -----------------------------------------------------------------
 
-    def authenticate_jwt(self, token: str) -> Principal:
+    def read_jwt(self, token: str) -> Principal:
+        """The principal an access token names, checked without a query (signature, claims,
+        expiry): ``jwt_principal``. Its session is checked by ``_require_live_session``."""
         claims = self._access_tokens.decode(token)
-        return Principal(account_id=claims.sub, via="jwt")
+        if claims.sid is None or not tokens.is_uuid(claims.sid):
+            raise errors.AuthenticationFailed()
+        return Principal(account_id=claims.sub, via="jwt", session_id=claims.sid)
+
+    async def authenticate_jwt(self, session: DbSession, token: str) -> Principal:
+        """``read_jwt``, and its session still live: ``principal``. A warm session costs no
+        statement (this process's cache, evicted by notification when the session ends)."""
+        principal = self.read_jwt(token)
+        await self._require_live_session(principal, lambda sid: _load_session(session, sid))
+        return principal
+
+    async def _require_live_session(
+        self, principal: Principal, load: Callable[[str], Awaitable[SessionRow | None]]
+    ) -> None:
+        """Refuse an access token whose session was logged out or ended by a password reset (H4)."""
+        if principal.via != "jwt":
+            return
+        sid = principal.session_id
+        if sid is None:
+            raise errors.AuthenticationFailed(SESSION_ENDED)
+        row = await caches().sessions.get_or_load(sid, lambda: load(sid))
+        if row is None or not row.live or row.account_id != principal.account_id:
+            raise errors.AuthenticationFailed(SESSION_ENDED)
 
     async def authenticate_api_key(self, session: DbSession, key: str) -> Principal:
         """The key's principal. A warm key costs no statement: its row comes from this process's
@@ -419,3 +557,19 @@ class AccountService:
 
 async def _load_key(session: DbSession, key_id: str) -> KeyAuthRow | None:
     return await AccountsRepository(await session.connection()).key_for_auth(key_id)
+
+
+async def _load_session(session: DbSession, session_id: str) -> SessionRow | None:
+    return await AccountsRepository(await session.connection()).session_state(session_id)
+
+
+def _logged(work: Callable[[], Awaitable[None]], what: str) -> Callable[[], Awaitable[None]]:
+    """Run after the answer: nobody is left to tell about a failure but the log."""
+
+    async def run() -> None:
+        try:
+            await work()
+        except Exception as exc:  # the answer is gone; the user can ask again
+            log.warning("could not prepare the %s: %s", what, type(exc).__name__)
+
+    return run

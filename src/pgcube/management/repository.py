@@ -160,38 +160,36 @@ async def delete_database(conn: Connection, database: Database) -> None:
 
 
 # --- collections -------------------------------------------------------------------------
-_COLLECTION_QUERY = """
-SELECT c.name, c.strict, c.created_at,
-       coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}') AS f_names,
-       coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}') AS f_types,
-       coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}')
-           AS f_required,
-       coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{{}}')
-           AS f_indexed
-FROM pgcube.collections c
-LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name
-WHERE c.database_id = $1 {extra}
-GROUP BY c.database_id, c.name
-ORDER BY c.name
-"""
-
-
-_CATALOG_ENTRY = """
-SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
-       d.created_at AS database_created_at,
-       c.name, c.strict, c.created_at,
+# A collection ``c`` (one row: the statements group by it) and its declared fields ``f``
+# as four parallel arrays, for ``_collection``.
+_COLLECTION_COLUMNS = """c.name, c.strict, c.created_at,
        coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
        coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
        coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
            AS f_required,
        coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
-           AS f_indexed
+           AS f_indexed"""
+_JOIN_FIELDS = "LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name"
+
+
+def _collections_sql(condition: str) -> str:
+    return f"""SELECT {_COLLECTION_COLUMNS}
+FROM pgcube.collections c
+{_JOIN_FIELDS}
+WHERE c.database_id = $1 {condition}
+GROUP BY c.database_id, c.name
+ORDER BY c.name"""  # noqa: S608 (constants only; values are parameters)
+
+
+_COLLECTIONS = _collections_sql("")
+_COLLECTION = _collections_sql("AND c.name = $2")
+_CATALOG_ENTRY = f"""SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
+       d.created_at AS database_created_at, {_COLLECTION_COLUMNS}
 FROM pgcube.databases d
 LEFT JOIN pgcube.collections c ON c.database_id = d.id AND c.name = $2
-LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name
+{_JOIN_FIELDS}
 WHERE d.id = $1
-GROUP BY d.id, c.database_id, c.name
-"""
+GROUP BY d.id, c.database_id, c.name"""  # noqa: S608 (constants only; values are parameters)
 
 
 class CatalogEntry(msgspec.Struct, frozen=True):
@@ -240,12 +238,12 @@ def _collection(database: Database, row: asyncpg.Record) -> Collection:
 
 
 async def fetch_collections(conn: Connection, database: Database) -> list[Collection]:
-    rows = await conn.fetch(_COLLECTION_QUERY.format(extra=""), database.id)
+    rows = await conn.fetch(_COLLECTIONS, database.id)
     return [_collection(database, row) for row in rows]
 
 
 async def fetch_collection(conn: Connection, database: Database, name: str) -> Collection | None:
-    row = await conn.fetchrow(_COLLECTION_QUERY.format(extra="AND c.name = $2"), database.id, name)
+    row = await conn.fetchrow(_COLLECTION, database.id, name)
     return None if row is None else _collection(database, row)
 
 

@@ -93,10 +93,16 @@ class FindQuery(msgspec.Struct, frozen=True, kw_only=True):
         return encode_cursor(self.sort_fingerprint, last_row_cursor)
 
 
-def _plan(collection: Collection, criteria: Any, pointer: str, limits: Limits) -> PNode:
+def plan_criteria(collection: Collection, criteria: Any, pointer: str, limits: Limits) -> PNode:
+    """Criteria → parse → validate → plan: the node that renders the WHERE condition
+    (``node.render(col("data"), params)``) and collects its values, for every entry point
+    that compiles criteria (``compile_update`` too)."""
     tree = parse(criteria, pointer, limits)
     validate(tree, limits)
     return Planner(collection.declared()).plan(tree)
+
+
+_plan = plan_criteria  # the name this module's entry points call it by
 
 
 def _where(node: PNode, params: Params) -> exp.Expression:

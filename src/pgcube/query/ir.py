@@ -12,6 +12,8 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from pgcube import query_limits
+
 
 class Op(enum.Enum):
     """The closed set of canonical query operators (aliases are folded by ``operators``)."""
@@ -42,11 +44,11 @@ TEXT_OPS = frozenset({Op.REGEX, Op.CONTAINS, Op.ICONTAINS, Op.STARTSWITH, Op.END
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
     """SPEC §9.2 limits; the caller fills them from settings."""
 
-    max_depth: int = 16
-    max_conditions: int = 64
-    max_list_values: int = 1000
-    max_regex_length: int = 256
-    max_page_size: int = 1000
+    max_depth: int = query_limits.MAX_DEPTH
+    max_conditions: int = query_limits.MAX_CONDITIONS
+    max_list_values: int = query_limits.MAX_LIST_VALUES
+    max_regex_length: int = query_limits.MAX_REGEX_LENGTH
+    max_page_size: int = query_limits.MAX_PAGE_SIZE
     default_page_size: int = 100
 
 

@@ -196,7 +196,7 @@ class Column(PNode):
         return compare(self.op, column, params.take(self.sql_type))
 
 
-_INDEX_PARAM_TYPES = {
+INDEX_SQL_TYPES = {
     FieldType.STRING: "text",
     FieldType.NUMBER: "numeric",
     FieldType.INTEGER: "numeric",
@@ -204,6 +204,8 @@ _INDEX_PARAM_TYPES = {
     FieldType.DATE: "numeric",
     FieldType.DATETIME: "numeric",
 }
+"""The SQL type of a declared scalar field's index expression: of a value compared with it
+(``Indexed``), of a keyset cursor's value cast back to it (``query.sort``)."""
 
 
 class Indexed(PNode):
@@ -224,7 +226,7 @@ class Indexed(PNode):
     def render(self, target: exp.Expression, params: Params) -> exp.Expression:
         expression = index_expression(self.field, self.field_type)
         assert expression is not None  # the planner only builds Indexed for scalar fields
-        return compare(self.op, expression, params.take(_INDEX_PARAM_TYPES[self.field_type]))
+        return compare(self.op, expression, params.take(INDEX_SQL_TYPES[self.field_type]))
 
 
 class Elem(PNode):

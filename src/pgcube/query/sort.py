@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from pgcube.query import sql
 from pgcube.query.fields import SCALAR_TYPES, FieldType, index_expression
+from pgcube.query.nodes import INDEX_SQL_TYPES
 from pgcube.query.pointer import child, fail
 from pgcube.query.sql import Params, and_, col, jsonb_literal, or_
 
@@ -28,14 +29,6 @@ _COLUMN_TYPES = {
     "_userkey": "text",
     "_created_at": "timestamptz",
     "_modified_at": "timestamptz",
-}
-_FIELD_CURSOR_TYPES = {
-    FieldType.STRING: "text",
-    FieldType.NUMBER: "numeric",
-    FieldType.INTEGER: "numeric",
-    FieldType.BOOLEAN: "boolean",
-    FieldType.DATE: "numeric",
-    FieldType.DATETIME: "numeric",
 }
 
 
@@ -55,7 +48,7 @@ class SortKey:
         elif declared.get(path) in SCALAR_TYPES:
             self.kind = "field"
             self.field_type = declared[path]
-            self.value_type = _FIELD_CURSOR_TYPES[self.field_type]
+            self.value_type = INDEX_SQL_TYPES[self.field_type]
             self.nullable = True
         else:
             self.kind = "json"

@@ -208,8 +208,8 @@ def test_a_deleted_account_is_refused_by_b_within_a_second(
     # No route deletes an account; the cascade (keys, databases, collections) announces it all.
     pg.execute("DELETE FROM pgcube.accounts WHERE id = $1::uuid", doomed.account_id)
     assert until(lambda: find(b, database_id, headers), refused(401, "AUTHENTICATION_FAILED")) < WITHIN
-    # Its still-valid session token reaches nothing either.
-    assert until(lambda: find(b, database_id, doomed.headers), refused(404, "DATABASE_NOT_FOUND")) < WITHIN
+    # Its unexpired session token is refused too: its session went with the account (ADR 0015).
+    assert until(lambda: find(b, database_id, doomed.headers), refused(401, "AUTHENTICATION_FAILED")) < WITHIN
 
 
 # --- the listener --------------------------------------------------------------------------------

@@ -48,8 +48,12 @@ def test_unknown_email_and_wrong_password_take_similar_time(probe: httpx.Client,
 
     ratios = []
     for pair in range(TIMING_PAIRS):
-        # Under the per-account throttle (A4) whatever the count: every wrong login is a verify.
-        pg.execute("DELETE FROM pgcube.login_failures WHERE email_canonical = $1", account.email)
+        # Under the throttle (A4) whatever the count: every wrong login is a verify. `probe` holds
+        # the account's device cookie, so its wrong logins count in that cookie's bucket.
+        pg.execute(
+            "DELETE FROM pgcube.login_throttle WHERE bucket = $1 OR bucket LIKE 'device:%'",
+            "acct:" + account.email,
+        )
         if pair % 2:  # alternate which goes first, so that order costs both sides alike
             unknown = timed(unique_email("nobody"))
             wrong = timed(account.email)
@@ -63,34 +67,141 @@ def test_unknown_email_and_wrong_password_take_similar_time(probe: httpx.Client,
     assert 0.4 < statistics.median(ratios) < 2.5, sorted(ratios)
 
 
-def test_failed_logins_are_throttled_per_account(probe: httpx.Client, pg: SyncPg) -> None:
-    account = new_account(probe, pg)
-    for attempt in range(5):
-        # Whatever address the client claims, the account's counter is the one that counts.
-        claimed = {"X-Forwarded-For": f"10.0.0.{attempt}", "X-Real-IP": f"10.0.1.{attempt}"}
-        answer = probe.post(
-            "/core/login", json={"email": account.email, "password": "wrong"}, headers=claimed
-        )
-        assert _error(answer) == (401, "INVALID_CREDENTIALS")
-    throttled = login(probe, account.email, account.password)  # even the right password now
-    assert _error(throttled) == (429, "RATE_LIMIT_EXCEEDED")
-    details = throttled.json()["error"]["details"]
-    assert details["limit"] == 5
-    assert details["remaining"] == 0
-    assert 0 < details["retry_after"] <= 15 * 60
-    assert details["reset_at"] >= int(time.time())
-    assert throttled.headers["Retry-After"] == str(details["retry_after"])
+def _stranger(probe: httpx.Client) -> httpx.Client:
+    """A client that never signed in: no device cookie."""
+    return httpx.Client(base_url=str(probe.base_url), timeout=probe.timeout)
 
-    # The window passes: the right password works, and success clears the count.
-    pg.execute(
-        "UPDATE pgcube.login_failures SET window_start = now() - interval '16 minutes' WHERE email_canonical = $1",
-        account.email,
-    )
-    assert login(probe, account.email, account.password).status_code == 200
+
+def _expire_blocks(pg: SyncPg) -> None:
+    """Let every current delay of the login throttle run out (its counts stay)."""
+    pg.execute("UPDATE pgcube.login_throttle SET blocked_until = now() WHERE blocked_until > now()")
+
+
+def test_failed_logins_slow_an_account_down_progressively(probe: httpx.Client, pg: SyncPg) -> None:
+    account = new_account(probe, pg)
+    with _stranger(probe) as stranger:
+        for attempt in range(5):
+            # Whatever address the client claims, the account's counter is the one that counts.
+            claimed = {"X-Forwarded-For": f"10.0.0.{attempt}", "X-Real-IP": f"10.0.1.{attempt}"}
+            answer = stranger.post(
+                "/core/login", json={"email": account.email, "password": "wrong"}, headers=claimed
+            )
+            assert _error(answer) == (401, "INVALID_CREDENTIALS")
+        # From a client that never signed in, even the right password waits now.
+        throttled = login(stranger, account.email, account.password)
+        assert _error(throttled) == (429, "RATE_LIMIT_EXCEEDED")
+        details = throttled.json()["error"]["details"]
+        assert details["limit"] == 5
+        assert details["remaining"] == 0
+        assert 0 < details["retry_after"] <= 2
+        assert details["reset_at"] >= int(time.time())
+        assert throttled.headers["Retry-After"] == str(details["retry_after"])
+
+        # Each further failure doubles the delay: 4 s, then 8 s (a refused attempt counts nothing).
+        for expected in (4, 8):
+            _expire_blocks(pg)
+            assert _error(login(stranger, account.email, "wrong")) == (401, "INVALID_CREDENTIALS")
+            retry_after = login(stranger, account.email, account.password).json()["error"]["details"]
+            assert expected - 1 <= retry_after["retry_after"] <= expected
+
+        # The delay passes: the right password works, and success clears the account's count.
+        _expire_blocks(pg)
+        assert login(stranger, account.email, account.password).status_code == 200
+    bucket = "acct:" + account.email
+    assert pg.fetchval("SELECT count(*) FROM pgcube.login_throttle WHERE bucket = $1", bucket) == 0
+
+
+def test_a_stranger_cannot_lock_the_owner_out(probe: httpx.Client, pg: SyncPg) -> None:
+    """Issue 14, finding 7: six wrong passwords from anyone used to refuse the owner's right one
+    with 429 for fifteen minutes. A client that signed in before keeps getting in."""
+    owner = new_account(probe, pg)  # `probe` signed in: it holds the account's device cookie
+    assert "pgcube_device" in probe.cookies
+    with _stranger(probe) as attacker:
+        answers = [login(attacker, owner.email, f"guess {n}") for n in range(12)]
+        assert [a.status_code for a in answers[:5]] == [401] * 5
+        assert answers[-1].status_code == 429  # the attacker is slowed down...
+        assert _error(login(attacker, owner.email, owner.password)) == (429, "RATE_LIMIT_EXCEEDED")
+
+    welcome = login(probe, owner.email, owner.password)  # ...the owner is not
+    assert welcome.status_code == 200, welcome.text
     assert (
-        pg.fetchval("SELECT count(*) FROM pgcube.login_failures WHERE email_canonical = $1", account.email)
-        == 0
+        probe.get("/core/profile", headers={"Authorization": f"Bearer {welcome.json()['access']}"}).json()[
+            "email"
+        ]
+        == owner.email
     )
+    # The attack goes on: the owner's device still gets in, again and again.
+    with _stranger(probe) as attacker:
+        assert login(attacker, owner.email, "guess again").status_code == 429
+    assert login(probe, owner.email, owner.password).status_code == 200
+
+
+def test_a_device_cookie_is_bound_to_its_account_and_cannot_be_forged(
+    probe: httpx.Client, pg: SyncPg
+) -> None:
+    owner = new_account(probe, pg)
+    other = new_account(probe, pg)  # probe's cookie is now other's
+    with _stranger(probe) as attacker:
+        for n in range(6):
+            login(attacker, owner.email, f"guess {n}")
+    # other's cookie says nothing about owner: this client is a stranger to owner.
+    assert _error(login(probe, owner.email, owner.password)) == (429, "RATE_LIMIT_EXCEEDED")
+    genuine = probe.cookies["pgcube_device"]
+    issued, nonce, mac = genuine.split(".")
+    for forged in (f"{issued}.{nonce}.{mac[:-2]}AA", f"{int(issued) - 1}.{nonce}.{mac}", "garbage", "1.2.3"):
+        with _stranger(probe) as forger:
+            forger.cookies.set("pgcube_device", forged, path="/core/login")
+            assert _error(login(forger, owner.email, owner.password)) == (429, "RATE_LIMIT_EXCEEDED")
+    assert login(probe, other.email, other.password).status_code == 200
+
+
+def test_guessing_through_a_device_cookie_is_throttled_too(probe: httpx.Client, pg: SyncPg) -> None:
+    account = new_account(probe, pg)
+    answers = [login(probe, account.email, f"guess {n}") for n in range(6)]
+    assert [a.status_code for a in answers] == [401] * 5 + [429]
+    # ...in the cookie's own bucket: a client that never signed in is not held up by it.
+    with _stranger(probe) as elsewhere:
+        assert login(elsewhere, account.email, account.password).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def address_throttle_server(pg_url: str) -> Iterator[LiveServer]:
+    with LiveServer(test_settings(pg_url, login_address_max_failures=3)) as server:
+        yield server
+
+
+def test_failed_logins_from_one_address_are_throttled_across_accounts(
+    address_throttle_server: LiveServer, pg: SyncPg
+) -> None:
+    with address_throttle_server.client() as owner_device:
+        owner = new_account(owner_device, pg)
+        pg.execute("DELETE FROM pgcube.login_throttle WHERE bucket LIKE 'addr:%'")
+        with address_throttle_server.client() as stuffer:
+            # Credential stuffing: one guess per account, many accounts, one address.
+            answers = [login(stuffer, unique_email("stuffed"), "Summer2024!") for _ in range(4)]
+            assert [a.status_code for a in answers] == [401] * 3 + [429]
+            assert answers[-1].json()["error"]["details"]["limit"] == 3
+            # The address is held up for every account, the owner's too, from a new client...
+            assert login(stuffer, owner.email, owner.password).status_code == 429
+        # ...but not the owner's known device on that same address.
+        assert login(owner_device, owner.email, owner.password).status_code == 200
+    pg.execute("DELETE FROM pgcube.login_throttle WHERE bucket LIKE 'addr:%'")
+
+
+def test_the_device_cookie_is_http_only_strict_and_sent_to_login_only(
+    probe: httpx.Client, pg: SyncPg
+) -> None:
+    account = new_account(probe, pg)
+    answer = login(probe, account.email, account.password)
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("pgcube_device=")
+    attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")}
+    assert "httponly" in attributes
+    assert attributes["samesite"].lower() == "samesite=strict"
+    assert attributes["path"] == "Path=/core/login"
+    assert int(attributes["max-age"].split("=")[1]) == 365 * 24 * 3600
+    assert account.email not in cookie
+    assert account.account_id not in cookie
 
 
 def test_unknown_emails_are_throttled_exactly_like_known_ones(probe: httpx.Client) -> None:
@@ -155,9 +266,12 @@ def test_a_weaker_stored_hash_is_upgraded_at_login(probe: httpx.Client, pg: Sync
 @pytest.fixture
 def storm_server(settings: Settings) -> Iterator[ServeProcess]:
     """``pgcube serve`` as a process of its own, as deployed: its event loop shares no GIL with
-    the test's client threads. The /core rate limit is off (the storm comes from one address)."""
+    the test's client threads. The /core rate limit and the login throttle per address are off
+    (the storm comes from one address)."""
     assert settings.database_url is not None
-    with ServeProcess(settings.database_url, PGCUBE_RATE_LIMIT_CORE_REQUESTS="0") as server:
+    with ServeProcess(
+        settings.database_url, PGCUBE_RATE_LIMIT_CORE_REQUESTS="0", PGCUBE_LOGIN_ADDRESS_MAX_FAILURES="0"
+    ) as server:
         yield server
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pgcube.auth.redact import RedactCredentials
+from tests.integration.core.mail import sent_reset_token
 from tests.support.accounts import (
     api_key_headers,
     create_api_key,
@@ -19,7 +20,6 @@ from tests.support.accounts import (
     new_account,
     outbox,
     register,
-    reset_token,
     unique_email,
     verification_token,
 )
@@ -57,7 +57,7 @@ def test_the_whole_flow_logs_no_credential(
     probe.delete(f"/core/api/v1/keys/{key[4:20]}", headers=account.headers)
     pg.execute("UPDATE pgcube.accounts SET last_email_at = NULL WHERE id = $1::uuid", account.account_id)
     probe.post("/core/password-reset/request", json={"email": account.email})
-    reset = reset_token(pg, account.email)
+    reset = sent_reset_token(pg, account.email)
     new_password = "An0ther-Secret-Passw0rd-For-Logs"
     probe.post("/core/password-reset/confirm", json={"token": reset, "password": new_password})
     probe.post("/core/logout", json={"refresh": refreshed["refresh"]})

@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.integration.core.mail import sent_reset_token, settled_outbox
 from tests.support.accounts import (
     Account,
     allow_mail_now,
@@ -22,7 +23,6 @@ from tests.support.accounts import (
     login,
     new_account,
     register,
-    reset_token,
     unique_email,
     verification_token,
 )
@@ -34,9 +34,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _claims(account_id: str, **changes: Any) -> dict[str, Any]:
+def _claims(subject: Account | str, **changes: Any) -> dict[str, Any]:
+    """The claims of a genuine token of ``subject`` (its session included), with ``changes``."""
     now = int(time.time())
-    claims: dict[str, Any] = {"typ": "access", "sub": account_id, "iat": now, "exp": now + 600}
+    if isinstance(subject, Account):
+        sub, sid = subject.account_id, jwt.decode(subject.access, options={"verify_signature": False})["sid"]
+    else:
+        sub, sid = subject, str(uuid.uuid4())
+    claims: dict[str, Any] = {"typ": "access", "sub": sub, "sid": sid, "iat": now, "exp": now + 600}
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -92,17 +97,17 @@ def test_a_genuine_access_token_is_accepted(probe: httpx.Client, subject: Accoun
 
 def test_a_token_signed_by_us_in_the_same_shape_is_accepted(probe: httpx.Client, subject: Account) -> None:
     # The control for the forgeries below: only the one thing each changes is wrong.
-    token = jwt.encode(_claims(subject.account_id), TEST_JWT_SECRET, algorithm="HS256")
+    token = jwt.encode(_claims(subject), TEST_JWT_SECRET, algorithm="HS256")
     assert probe.get("/probe/jwt", headers=_bearer(token)).status_code == 200
 
 
 def test_alg_none_is_refused(probe: httpx.Client, subject: Account) -> None:
     for alg in ("none", "None", "NONE"):
-        _refused(probe, _bearer(_unsigned({"alg": alg, "typ": "JWT"}, _claims(subject.account_id))))
+        _refused(probe, _bearer(_unsigned({"alg": alg, "typ": "JWT"}, _claims(subject))))
 
 
 def test_another_key_is_refused(probe: httpx.Client, subject: Account) -> None:
-    token = jwt.encode(_claims(subject.account_id), "another-secret-" + "y" * 40, algorithm="HS256")
+    token = jwt.encode(_claims(subject), "another-secret-" + "y" * 40, algorithm="HS256")
     _refused(probe, _bearer(token))
 
 
@@ -111,13 +116,13 @@ def test_another_key_is_refused(probe: httpx.Client, subject: Account) -> None:
 def test_other_algorithms_are_refused_even_with_our_key(
     probe: httpx.Client, subject: Account, algorithm: str
 ) -> None:
-    _refused(probe, _bearer(jwt.encode(_claims(subject.account_id), TEST_JWT_SECRET, algorithm=algorithm)))
+    _refused(probe, _bearer(jwt.encode(_claims(subject), TEST_JWT_SECRET, algorithm=algorithm)))
 
 
 def test_an_rs256_header_is_refused(probe: httpx.Client, subject: Account) -> None:
     # The classic confusion: claim RS256 and hope the server uses its secret as a public key.
     header = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    payload = _b64(json.dumps(_claims(subject.account_id)).encode())
+    payload = _b64(json.dumps(_claims(subject)).encode())
     import hmac
 
     signature = _b64(
@@ -138,37 +143,31 @@ def test_an_rs256_header_is_refused(probe: httpx.Client, subject: Account) -> No
 def test_key_selection_headers_are_refused(
     probe: httpx.Client, subject: Account, extra_header: dict[str, Any]
 ) -> None:
-    token = jwt.encode(_claims(subject.account_id), TEST_JWT_SECRET, algorithm="HS256", headers=extra_header)
+    token = jwt.encode(_claims(subject), TEST_JWT_SECRET, algorithm="HS256", headers=extra_header)
     _refused(probe, _bearer(token))
 
 
 @pytest.mark.parametrize("typ", ["refresh", "email", "ACCESS", None])
 def test_a_token_of_another_type_is_refused(probe: httpx.Client, subject: Account, typ: str | None) -> None:
-    _refused(
-        probe, _bearer(jwt.encode(_claims(subject.account_id, typ=typ), TEST_JWT_SECRET, algorithm="HS256"))
-    )
+    _refused(probe, _bearer(jwt.encode(_claims(subject, typ=typ), TEST_JWT_SECRET, algorithm="HS256")))
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "typ"])
 def test_each_required_claim_is_required(probe: httpx.Client, subject: Account, claim: str) -> None:
-    claims = _claims(subject.account_id)
+    claims = _claims(subject)
     del claims[claim]
     _refused(probe, _bearer(jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256")))
 
 
 def test_an_expired_token_is_token_expired(probe: httpx.Client, subject: Account) -> None:
     now = int(time.time())
-    token = jwt.encode(
-        _claims(subject.account_id, iat=now - 1000, exp=now - 60), TEST_JWT_SECRET, algorithm="HS256"
-    )
+    token = jwt.encode(_claims(subject, iat=now - 1000, exp=now - 60), TEST_JWT_SECRET, algorithm="HS256")
     _refused(probe, _bearer(token), code="TOKEN_EXPIRED")
 
 
 def test_a_token_issued_in_the_future_is_refused(probe: httpx.Client, subject: Account) -> None:
     now = int(time.time())
-    token = jwt.encode(
-        _claims(subject.account_id, iat=now + 120, exp=now + 900), TEST_JWT_SECRET, algorithm="HS256"
-    )
+    token = jwt.encode(_claims(subject, iat=now + 120, exp=now + 900), TEST_JWT_SECRET, algorithm="HS256")
     _refused(probe, _bearer(token))
 
 
@@ -338,7 +337,7 @@ def test_a_password_reset_revokes_every_session(probe: httpx.Client, pg: SyncPg,
     allow_mail_now(pg, subject.email)
     requested = probe.post("/core/password-reset/request", json={"email": subject.email})
     assert requested.status_code == 202
-    token = reset_token(pg, subject.email)
+    token = sent_reset_token(pg, subject.email)
     stored = pg.fetchval(
         "SELECT count(*) FROM pgcube.email_tokens WHERE token_hash = $1 AND purpose = 'password_reset'",
         hashlib.sha256(token.encode()).digest(),
@@ -370,6 +369,7 @@ def test_reset_request_answers_alike_for_any_email_and_mails_at_most_once_a_minu
     assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
     assert known.status_code == 202
     probe.post("/core/password-reset/request", json={"email": subject.email})
+    assert len(settled_outbox(pg, subject.email)) == 2  # the verification link, then one reset email
     resets = pg.fetchval(
         "SELECT count(*) FROM pgcube.email_tokens WHERE account_id = $1::uuid AND purpose = 'password_reset'",
         subject.account_id,
@@ -380,7 +380,7 @@ def test_reset_request_answers_alike_for_any_email_and_mails_at_most_once_a_minu
 def test_reset_tokens_expire_after_an_hour(probe: httpx.Client, pg: SyncPg, subject: Account) -> None:
     allow_mail_now(pg, subject.email)
     probe.post("/core/password-reset/request", json={"email": subject.email})
-    token = reset_token(pg, subject.email)
+    token = sent_reset_token(pg, subject.email)
     minutes = pg.fetchval(
         "SELECT extract(epoch FROM expires_at - created_at) / 60 FROM pgcube.email_tokens WHERE token_hash = $1",
         hashlib.sha256(token.encode()).digest(),
@@ -404,7 +404,7 @@ def test_a_weak_new_password_keeps_the_token_usable(
 ) -> None:
     allow_mail_now(pg, subject.email)
     probe.post("/core/password-reset/request", json={"email": subject.email})
-    token = reset_token(pg, subject.email)
+    token = sent_reset_token(pg, subject.email)
     before = account_state(pg, subject.email)
     assert [t["used_at"] for t in before["email_tokens"] if t["purpose"] == "password_reset"] == [None]
     weak = probe.post("/core/password-reset/confirm", json={"token": token, "password": "short"})
@@ -443,4 +443,4 @@ def test_re_registering_an_address_does_not_hold_back_its_reset_email(
     allow_mail_now(pg, subject.email)
     register(probe, subject.email, password="someone else's password")
     probe.post("/core/password-reset/request", json={"email": subject.email})
-    assert reset_token(pg, subject.email)
+    assert sent_reset_token(pg, subject.email)

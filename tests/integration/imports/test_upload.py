@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from pgcube.data.imports.service import SPOOL_BYTES
 from pgcube.settings import Settings
 from tests.integration.imports.conftest import ImportDb, upload
 from tests.support.accounts import Account, api_key_headers, create_api_key, new_account
@@ -98,7 +99,9 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(
     before the idle timeout would; the import holds no other transaction open meanwhile."""
     deadline = 10.0
     assert settings.import_idle_timeout > deadline
-    body = multipart({"database_id": db.id, "collection_name": "fresh"}, ndjson_lines(2_000), close=False)
+    lines = ndjson_lines(40_000)
+    assert len(lines) > SPOOL_BYTES  # past what is read before the import takes a connection
+    body = multipart({"database_id": db.id, "collection_name": "fresh"}, lines, close=False)
     with socket.create_connection(("127.0.0.1", live_server.port)) as sock:
         sock.sendall(raw_request(db.headers, body, content_length=len(body) + 1_000_000))
         importing = copy_in_progress(pg, timeout=deadline)  # inside the COPY, waiting for more

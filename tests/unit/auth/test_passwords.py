@@ -19,9 +19,17 @@ def test_rule_breakers_are_refused(password: str) -> None:
     assert raised.value.details == {"field": "password"}
 
 
-@pytest.mark.parametrize("password", ["12345678", "пароль-ok", "🔑🔑🔑🔑🔑🔑🔑🔑", "x" * 1024])
+@pytest.mark.parametrize("password", ["1234567x9", "пароль-ok", "🔑🔑🔑🔑🔑🔑🔑🔑", "x" * 1024])
 def test_rule_keepers_pass(password: str) -> None:
     assert check_password_rules(password)
+
+
+@pytest.mark.parametrize("password", ["12345678", "password", "PASSWORD", "ｐａｓｓｗｏｒｄ", "trustno1"])
+def test_common_passwords_are_refused(password: str) -> None:
+    """NIST SP 800-63B: the shipped blocklist, compared NFKC-normalised and lower-cased (ADR 0015)."""
+    with pytest.raises(errors.ValidationError) as raised:
+        check_password_rules(password)
+    assert raised.value.details == {"field": "password", "reason": "common_password"}
 
 
 def test_defaults_are_above_the_owasp_floor() -> None:

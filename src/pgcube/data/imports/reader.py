@@ -2,7 +2,9 @@
 
 ``DocumentReader.feed(chunk)`` yields the documents that chunk completes;
 ``finish()`` yields the last ones and checks the file ended properly. Memory
-is bounded by one chunk plus one document, whatever the file's size:
+is bounded by one chunk plus one document, and the work by a constant per
+byte, whatever the file's size or how it is cut into chunks (RELIABILITY H2:
+no buffer is scanned or copied again each time it grows):
 
 * **gzip** is recognised by its magic bytes (``1f 8b``), whatever the file is
   called, and inflated in bounded pieces (a small bomb never becomes a large
@@ -10,6 +12,11 @@ is bounded by one chunk plus one document, whatever the file's size:
 * **format**: the first byte that is not whitespace (after an optional UTF-8
   BOM) decides — ``[`` is a JSON array of documents, anything else NDJSON
   (one document per line, blank lines skipped);
+* **whitespace** is refused in runs longer than ``max_blank_bytes`` (1 MiB):
+  before the first document, between two elements of the array, or as blank
+  lines — a small gzip of nothing but spaces cannot keep the reader busy;
+* **size**: the text (after gzip) may be at most ``max_text_bytes``, else a
+  413 ``PayloadTooLarge`` (a small gzip must not become an unbounded import);
 * **NDJSON** lines are decoded with msgspec, like every request body;
 * **arrays** are walked with the standard library's C scanner
   (``JSONDecoder.raw_decode``), the one decoder in reach that returns where a
@@ -35,7 +42,7 @@ from typing import Any, Final
 
 import msgspec
 
-from pgcube.errors import InvalidJson, PgcubeError, ValidationError
+from pgcube.errors import InvalidJson, PayloadTooLarge, PgcubeError, ValidationError
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 _BOM: Final = b"\xef\xbb\xbf"
@@ -43,9 +50,12 @@ _INFLATE_PIECE: Final = 256 * 1024
 """Largest piece of inflated data made at once."""
 _WHITESPACE: Final = b" \t\r\n"
 _WHITESPACE_RUN = re.compile(r"[ \t\r\n]*")
+_NON_EMPTY_LINE = re.compile(rb"[^\n]+")
 _NUL_ESCAPE_BYTES: Final = b"\\u0000"
 _NUL_ESCAPE: Final = "\\u0000"
 _CLOSERS: Final = '}]"'
+MAX_BLANK_BYTES: Final = 1024 * 1024
+"""Longest run of whitespace the reader accepts (before the first document, between two)."""
 
 _decode_line = msgspec.json.Decoder().decode
 
@@ -78,6 +88,13 @@ def holds_nul(value: Any) -> bool:
     if type(value) is list:
         return any(holds_nul(item) for item in value)
     return False
+
+
+def blank_error(limit: int, index: int, where: str) -> InvalidJson:
+    return InvalidJson(
+        f"The file holds more than {limit} bytes of whitespace {where}; nothing was imported",
+        details={"index": index, "limit": limit},
+    )
 
 
 def nul_error(index: int, line: int | None = None) -> ValidationError:
@@ -121,9 +138,14 @@ class _Gunzip:
 class _Lines:
     """NDJSON: one document per line."""
 
-    def __init__(self, max_record_bytes: int) -> None:
+    def __init__(self, max_record_bytes: int, max_blank_bytes: int = MAX_BLANK_BYTES) -> None:
         self._max = max_record_bytes
-        self._tail = b""
+        self._max_blank = max_blank_bytes
+        self._tail: list[bytes] = []
+        """The pieces of a line not ended yet, joined once its end comes (never re-copied)."""
+        self._tail_bytes = 0
+        self._blank = 0
+        """Bytes of the current run of blank lines."""
         self.line = 0
         """The line of the latest document (1-based)."""
         self._lines = 0
@@ -131,27 +153,56 @@ class _Lines:
         """The index of the latest document."""
 
     def feed(self, data: bytes) -> Iterator[Any]:
+        first_end = data.find(b"\n")
+        if first_end < 0:
+            self._keep(data)
+            return
+        first = data[:first_end]
         if self._tail:
-            data = self._tail + data
-        lines = data.split(b"\n")
-        self._tail = lines.pop()
-        for raw in lines:
-            self._lines += 1
-            yield from self._one(raw)
-        if len(self._tail) > self._max:  # a line that never ends must not fill the memory
+            first = b"".join([*self._tail, first])
+            self._tail, self._tail_bytes = [], 0
+        self._lines += 1
+        yield from self._one(first, self._lines)
+        # The complete lines after the first: only those with something on them are visited (found
+        # in C); a run of empty lines is counted, not walked, so newlines alone cost next to nothing.
+        last_end = data.rfind(b"\n")
+        pos = first_end + 1
+        for match in _NON_EMPTY_LINE.finditer(data, pos, last_end):
+            start = match.start()
+            self._skip_blank(start - pos)  # that many empty lines, one byte each
+            self._lines += start - pos + 1
+            pos = match.end() + 1
+            yield from self._one(match.group(), self._lines)
+        self._skip_blank(last_end + 1 - pos)
+        self._lines += last_end + 1 - pos
+        self._keep(data[last_end + 1 :])
+
+    def _keep(self, rest: bytes) -> None:
+        """The start of a line that has not ended yet."""
+        if rest:
+            self._tail.append(rest)
+            self._tail_bytes += len(rest)
+        if self._tail_bytes > self._max:  # a line that never ends must not fill the memory
             raise self._too_large(self.index + 1, self._lines + 1)
 
     def finish(self) -> Iterator[Any]:
         if self._tail:
             self._lines += 1
-            raw, self._tail = self._tail, b""
-            yield from self._one(raw)
+            raw, self._tail, self._tail_bytes = b"".join(self._tail), [], 0
+            yield from self._one(raw, self._lines)
 
-    def _one(self, raw: bytes) -> Iterator[Any]:
+    def _skip_blank(self, size: int) -> None:
+        self._blank += size
+        if self._blank > self._max_blank:
+            raise blank_error(self._max_blank, self.index + 1, "in blank lines")
+
+    def _one(self, raw: bytes, number: int) -> Iterator[Any]:
         if not raw or raw.isspace():
+            self._skip_blank(len(raw) + 1)
             return
+        self._blank = 0
         self.index += 1
-        self.line = self._lines
+        self.line = number
         if len(raw) > self._max:
             raise self._too_large(self.index, self.line)
         try:
@@ -178,11 +229,17 @@ _START, _FIRST, _NEXT, _AFTER, _DONE = range(5)
 class _Array:
     """A JSON array of documents, walked one element at a time."""
 
-    def __init__(self, max_record_bytes: int) -> None:
+    def __init__(self, max_record_bytes: int, max_blank_bytes: int = MAX_BLANK_BYTES) -> None:
         self._max = max_record_bytes
+        self._max_blank = max_blank_bytes
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self._text = ""
         self._pos = 0
+        self._pieces: list[str] = []
+        """Text received while an element cut short waits for more (joined once, when it is retried)."""
+        self._pieces_size = 0
+        self._blank = 0
+        """Whitespace run so far between two tokens."""
         self._state = _START
         self._retry_at = 0
         """How much text an incomplete element needs before it is tried again (it doubles)."""
@@ -196,16 +253,28 @@ class _Array:
             # The documents before the bad byte are good: read them, then blame the next one.
             self._append(bytes(exc.object[: exc.start]).decode())
             self._retry_at = 0
+            self._join()
             yield from self._scan(final=False)
             raise InvalidJson(
                 f"Document {self.index + 1} is not valid UTF-8", details={"index": self.index + 1}
             ) from None
         self._append(decoded)
+        if not final and len(self._text) - self._pos + self._pieces_size < self._retry_at:
+            return  # an element cut short: not worth trying again before the text has doubled
+        self._join()
         yield from self._scan(final)
 
     def _append(self, decoded: str) -> None:
-        self._text = self._text[self._pos :] + decoded if self._pos else self._text + decoded
+        if decoded:
+            self._pieces.append(decoded)
+            self._pieces_size += len(decoded)
+
+    def _join(self) -> None:
+        """The text not scanned yet, in one string: what is left of the last one and the new pieces."""
+        self._text = "".join([self._text[self._pos :], *self._pieces])
         self._pos = 0
+        self._pieces.clear()
+        self._pieces_size = 0
 
     def finish(self) -> Iterator[Any]:
         yield from self.feed(b"", final=True)
@@ -221,9 +290,14 @@ class _Array:
         pos = self._pos
         try:
             while True:
+                start = pos
                 pos = _skip_whitespace(text, pos)
+                self._blank += pos - start
+                if self._blank > self._max_blank:
+                    raise blank_error(self._max_blank, self.index + 1, "between two documents")
                 if pos >= size:
                     break
+                self._blank = 0
                 state = self._state
                 if state == _START:
                     self._state = _FIRST  # the reader saw '[' before choosing this class
@@ -306,12 +380,25 @@ class _Array:
 class DocumentReader:
     """The documents of one uploaded file, in order; see the module's docstring."""
 
-    def __init__(self, *, max_record_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_record_bytes: int,
+        max_blank_bytes: int = MAX_BLANK_BYTES,
+        max_text_bytes: int | None = None,
+    ) -> None:
         self._max = max_record_bytes
+        self._max_blank = max_blank_bytes
+        self._max_text = max_text_bytes
+        self.text_bytes = 0
+        """Bytes of text so far (after gzip)."""
         self._magic = b""
         """The first bytes, until there are enough to tell gzip."""
         self._head = b""
-        """The first text, until its first byte that is not whitespace tells the format."""
+        """The first bytes of text, until there are enough to tell a UTF-8 byte order mark."""
+        self._bom_checked = False
+        self._leading = 0
+        """Whitespace before the first document (only counted, never kept)."""
         self._gunzip: _Gunzip | None = None
         self._format: _Lines | _Array | None = None
         self._started = False
@@ -368,15 +455,28 @@ class DocumentReader:
         yield from self._format.finish()
 
     def _text(self, data: bytes) -> Iterator[Any]:
+        self.text_bytes += len(data)
+        if self._max_text is not None and self.text_bytes > self._max_text:
+            raise PayloadTooLarge(
+                f"The file is larger than {self._max_text} bytes once decompressed; nothing was imported",
+                details={"limit": self._max_text, "decompressed": self.gzip},
+            )
         if self._format is None:
-            self._head += data
-            if len(self._head) < len(_BOM) and _BOM.startswith(self._head):
-                return  # maybe the start of a BOM
-            head = self._head.removeprefix(_BOM).lstrip(_WHITESPACE)
-            if not head:
+            if not self._bom_checked:
+                self._head += data
+                if len(self._head) < len(_BOM) and _BOM.startswith(self._head):
+                    return  # maybe the start of a BOM
+                data, self._head, self._bom_checked = self._head.removeprefix(_BOM), b"", True
+            # Each piece is stripped once and only counted: no buffer of whitespace that grows.
+            stripped = data.lstrip(_WHITESPACE)
+            self._leading += len(data) - len(stripped)
+            if self._leading > self._max_blank:
+                raise blank_error(self._max_blank, 0, "before the first document")
+            if not stripped:
                 return  # nothing but whitespace yet
-            self._format = _Array(self._max) if head[:1] == b"[" else _Lines(self._max)
-            data, self._head = head, b""
+            kind = _Array if stripped[:1] == b"[" else _Lines
+            self._format = kind(self._max, self._max_blank)
+            data = stripped
         yield from self._format.feed(data)
 
 
