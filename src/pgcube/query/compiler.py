@@ -102,9 +102,6 @@ def plan_criteria(collection: Collection, criteria: Any, pointer: str, limits: L
     return Planner(collection.declared()).plan(tree)
 
 
-_plan = plan_criteria  # the name this module's entry points call it by
-
-
 def _where(node: PNode, params: Params) -> exp.Expression:
     return node.render(col("data"), params)
 
@@ -119,7 +116,7 @@ def compile_where(
 ) -> Compiled:
     """A WHERE condition (without the keyword) over the collection's table, parameters
     numbered from ``first_param``: for DELETE, archive and INSERT ... SELECT into trash."""
-    node = _plan(collection, criteria, pointer, limits)
+    node = plan_criteria(collection, criteria, pointer, limits)
     key = ("where", first_param, node.shape)
     text = SQL_CACHE.get(key, lambda: sql.render(_where(node, Params(first_param))))
     values: list[Any] = []
@@ -130,7 +127,7 @@ def compile_where(
 def compile_count(
     collection: Collection, criteria: Any, *, pointer: str = "/match", limits: Limits = DEFAULT_LIMITS
 ) -> Compiled:
-    node = _plan(collection, criteria, pointer, limits)
+    node = plan_criteria(collection, criteria, pointer, limits)
     return _count(collection, node)
 
 
@@ -164,7 +161,7 @@ def compile_find(
 ) -> FindQuery:
     """``collection.find`` / ``GET /api/crud``: the page query and (unless ``count``
     is false) the total count query."""
-    node = _plan(collection, criteria, pointers.criteria, limits)
+    node = plan_criteria(collection, criteria, pointers.criteria, limits)
     declared = collection.declared()
     order = parse_sort(sort, declared, pointers.sort)
     shown = parse_projection(projection, pointers.projection)
@@ -359,4 +356,4 @@ def matches_everything(
 ) -> bool:
     """Whether the criteria hold for every document (``{}``, ``{"$and": [{}]}``,
     ``{"$or": [{"a": 1}, {}]}`` …): what a route that asks for consent before touching a whole collection must know."""
-    return _plan(collection, criteria, pointer, limits) is TRUE
+    return plan_criteria(collection, criteria, pointer, limits) is TRUE
