@@ -7,7 +7,9 @@
   known: the ``principal`` dependency (``provide_limited_principal``)
   authenticates, then charges the request — one hit, or one per document when
   the body carries a batch (``data`` or ``documents`` holding an array),
-  whatever its ``Content-Type`` says (the handlers decode any body as JSON).
+  whatever its ``Content-Type`` says (the handlers decode any body as JSON);
+  an import, whose documents are known only once it is read, is charged
+  them then (``charge_streamed_documents``) and undone when they do not fit.
 * ``/core/*`` — per client address, ``rate_limit_core_requests`` per window,
   before anything else runs (``CoreRateLimitMiddleware``). The address is the
   connection's peer; ``X-Forwarded-For`` counts only when the server was told
@@ -137,6 +139,17 @@ def api_buckets(principal: Principal, settings: Settings) -> list[tuple[str, int
     if account_limit is None:
         account_limit = settings.rate_limit_requests
     return [(caller, settings.rate_limit_requests), (f"api:all:{principal.account_id}", account_limit)]
+
+
+async def charge_streamed_documents(state: State, principal: Principal, documents: int) -> None:
+    """Charge a streamed request's documents (an import's) once they are counted: it paid one hit
+    when it came in, before its body was read. Over the budget it is a 429, raised before the
+    request's transaction commits, so nothing it wrote stays."""
+    limits: RateLimits | None = getattr(state, "rate_limits", None)
+    if limits is None or documents <= 1:
+        return
+    for bucket, limit in api_buckets(principal, limits.settings):
+        await limits.charge(bucket, limit, documents - 1)
 
 
 async def provide_limited_principal(

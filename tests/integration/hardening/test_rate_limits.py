@@ -14,6 +14,7 @@ import msgspec
 
 from pgcube.settings import Settings
 from tests.integration.hardening.conftest import ServeProcess, create_database, serve
+from tests.integration.imports.conftest import upload
 from tests.support.accounts import Account, api_key_headers, create_api_key, unique_email
 
 WINDOW = 4
@@ -112,6 +113,23 @@ def test_a_batch_counts_each_document_whatever_its_content_type(
             refused = http.post(f"/api/{database_id}", content=batch, headers=headers)
             assert_rate_limited(refused, LIMIT, remaining=2, envelope="ddo")
     assert len(find_all(client, account, database_id)) == 3
+
+
+def test_an_import_counts_each_document(client: httpx.Client, settings: Settings, account: Account) -> None:
+    # Issue 14 finding 5: an import was charged as one request, whatever the file held.
+    database_id = create_database(client, account)
+    file = b"\n".join(msgspec.json.encode({"n": i}) for i in range(3))
+    with limited(settings) as (_, http):
+        start_of_a_window()
+        assert (
+            upload(
+                http, account.headers, database_id, file, filename="a.ndjson", collection="items"
+            ).status_code
+            == 201
+        )
+        refused = upload(http, account.headers, database_id, file, filename="b.ndjson", collection="items")
+        assert_rate_limited(refused, LIMIT, remaining=1)  # its own first hit was counted on arrival
+    assert len(find_all(client, account, database_id)) == 3, "the refused import wrote nothing"
 
 
 def find_all(client: httpx.Client, account: Account, database_id: str) -> list[Any]:
