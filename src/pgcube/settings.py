@@ -109,7 +109,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     quota_collections: int = 200
     quota_api_keys: int = 50
     quota_documents: int = 10_000_000
-    """Documents per account, checked by imports (estimated from PostgreSQL's statistics)."""
+    """Documents per account, checked by imports and inserts (estimated from PostgreSQL's statistics;
+    ``pgcube.data.quota``)."""
     rate_limit_requests: int = 0
     """Requests (documents, for batches) per key or account per window on /api; off (0) by default:
     a self-hosted database serves its owner's loads at full speed (ADR 0013)."""

@@ -21,7 +21,7 @@ import msgspec
 
 from pgcube import query
 from pgcube.auth.principal import Principal
-from pgcube.data import commands, repository
+from pgcube.data import commands, quota, repository
 from pgcube.data.documents import Prepared, prepare_documents
 from pgcube.db.session import Session
 from pgcube.errors import NotFound, ValidationError
@@ -31,10 +31,11 @@ from pgcube.settings import Settings
 
 
 class Target(msgspec.Struct, frozen=True):
-    """A collection a request works on, as the catalog and the compiler see it."""
+    """A collection a request works on, as the catalog and the compiler see it, and whose it is."""
 
     collection: Collection
     compiled: query.Collection
+    account_id: str
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,7 +138,7 @@ class DocumentService:
         collection = await catalog.resolve_collection(
             self.session, self.settings, principal, database_id, collection_name, create=create
         )
-        return Target(collection, compiler_view(collection))
+        return Target(collection, compiler_view(collection), principal.account_id)
 
     def prepare(self, where: Target, documents: Sequence[Any]) -> list[Prepared]:
         return prepare_documents(
@@ -199,7 +200,9 @@ class DocumentService:
     async def insert(self, where: Target, command: commands.Insert) -> Inserted:
         """Insert a batch in one statement (all or nothing); the stored documents, in order."""
         prepared = self.prepare(where, command.documents)
-        documents = await repository.insert(await self.session.connection(), where.collection, prepared)
+        conn = await self.session.connection()
+        await quota.INSERTS.admit(conn, where.account_id, len(prepared), self.settings.quota_documents)
+        documents = await repository.insert(conn, where.collection, prepared)
         return Inserted(documents, [p.key for p in prepared])
 
     async def update(self, where: Target, command: commands.Update) -> list[bytes]:
