@@ -15,7 +15,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler, Message, Scope
 
 from pgcube import __version__
@@ -27,7 +26,7 @@ from pgcube.api.deps import provide_session, provide_settings, provide_transacti
 from pgcube.api.errors import handle_exception
 from pgcube.api.limits import BodyLimitsMiddleware
 from pgcube.api.management import management_router
-from pgcube.api.openapi import document_ddo_bodies, document_error_responses
+from pgcube.api.openapi import SwaggerPages, document_ddo_bodies, document_error_responses
 from pgcube.api.ratelimit import CoreRateLimitMiddleware, provide_limited_principal, start_rate_limits
 from pgcube.auth.guards import provide_jwt_principal
 from pgcube.auth.setup import accounts_lifespan
@@ -78,7 +77,7 @@ def openapi_config() -> OpenAPIConfig:
             "(/core, /api/<name>) and the Singlebase DDO API (POST /api/{database_id})."
         ),
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[SwaggerPages()],
     )
 
 
