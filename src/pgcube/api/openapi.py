@@ -17,7 +17,6 @@ import msgspec
 from litestar import Litestar, Router, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.params import PathParameter
 from litestar.openapi.spec import (
     Components,
     Discriminator,
@@ -29,6 +28,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
+from litestar.params import PathParameter
 
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.ops.registry import Registry
