@@ -8,7 +8,10 @@ For each workload, in one run on one PostgreSQL:
     same concurrency (``bench.workloads``, ``bench.floor``);
 (c) the ceiling: a trivial Litestar handler under the same server settings
     (uvicorn, and granian where pgcube ran under it too), answering the same
-    bytes to the same requests.
+    bytes to the same requests;
+(d) the bound: the ceiling's handler plus one round trip — the floor's
+    statement on a pool configured like pgcube's (``bench.ceiling``): what
+    this framework, driver and server allow any service, before its own code.
 
 Prints the table and rewrites the generated section of docs/benchmarks.md and
 docs/benchmarks.png. Raw results go to bench/results/ (not committed).
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import platform
 import secrets
 import shutil
@@ -275,8 +279,11 @@ def main(argv: list[str] | None = None) -> int:
                             with_cursor(workload, deep_cursor(client, fixture, deep_page(args.docs)))
                         workload_answer = validate(client, fixture, workload, canned)
                         plans[workload.name] = check_floor(fixture, workload, workload_answer)
+                        (canned / f"{workload.name}.statement").write_bytes(
+                            pickle.dumps(statement(fixture, workload))
+                        )
                 http: dict[str, servers.Server] = {"pgcube": pgcube}
-                running.append(ceiling := servers.start_ceiling(canned, work))
+                running.append(ceiling := servers.start_ceiling(canned, work, database_url=database_url))
                 http["ceiling"] = ceiling
                 if args.granian & {w.name for w in workloads}:
                     running.append(granian := servers.start_pgcube_granian(database_url, work, secret))
@@ -339,7 +346,8 @@ def run_workload(
     args: argparse.Namespace,
     run: Run,
 ) -> dict[str, Any]:
-    """pgcube (uvicorn, then granian), the floor, the ceiling (uvicorn, then granian), back to back."""
+    """pgcube (uvicorn, then granian), the floor, the ceiling and the bound (uvicorn), the ceiling under
+    granian, back to back."""
     fixture = run.fixture
     entry: dict[str, Any] = {
         "name": workload.name,
@@ -366,6 +374,7 @@ def run_workload(
         )
     entry["floor"] = measure_floor(clients, workload, args, run)
     entry["ceiling"] = measure_http(binary, http["ceiling"], ceiling_path, workload, args, run)
+    entry["bound"] = measure_http(binary, http["ceiling"], f"/b/{workload.name}", workload, args, run)
     if granian:
         entry["ceiling_granian"] = measure_http(
             binary, http["ceiling-granian"], ceiling_path, workload, args, run

@@ -15,8 +15,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, Message, Scope
 
 from pgcube import __version__
 from pgcube.api import health
@@ -27,7 +26,7 @@ from pgcube.api.deps import provide_session, provide_settings, provide_transacti
 from pgcube.api.errors import handle_exception
 from pgcube.api.limits import BodyLimitsMiddleware
 from pgcube.api.management import management_router
-from pgcube.api.openapi import document_ddo_bodies, document_error_responses
+from pgcube.api.openapi import SwaggerPages, document_ddo_bodies, document_error_responses
 from pgcube.api.ratelimit import CoreRateLimitMiddleware, provide_limited_principal, start_rate_limits
 from pgcube.auth.guards import provide_jwt_principal
 from pgcube.auth.setup import accounts_lifespan
@@ -59,6 +58,16 @@ def route_handlers() -> Sequence[ControllerRouterHandler]:
     ]
 
 
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+async def no_sniffing(message: Message, scope: Scope) -> None:
+    """Every answer says ``X-Content-Type-Options: nosniff``: a browser takes its declared
+    type at its word (a JSON answer holding user text is never run as HTML or script)."""
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", ()), _NOSNIFF]
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="pgcube",
@@ -68,7 +77,7 @@ def openapi_config() -> OpenAPIConfig:
             "(/core, /api/<name>) and the Singlebase DDO API (POST /api/{database_id})."
         ),
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[SwaggerPages()],
     )
 
 
@@ -128,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={Exception: handle_exception},
         # /core's per-address rate limit first, then the body's size and depth (RELIABILITY E1-E3).
         middleware=[CoreRateLimitMiddleware(), BodyLimitsMiddleware()],
+        before_send=[no_sniffing],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         debug=False,

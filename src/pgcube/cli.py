@@ -80,6 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
             # The client address (rate limits on /core) is the peer's unless a trusted proxy sends it.
             proxy_headers=bool(settings.forwarded_allow_ips),
             forwarded_allow_ips=settings.forwarded_allow_ips or None,
+            # No "server: uvicorn": what runs underneath is nobody's business but the operator's.
+            server_header=False,
         )
     finally:
         database.close()

@@ -21,7 +21,7 @@ ENV_PREFIX = "PGCUBE_"
 Environment = Literal["development", "production"]
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
+class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     # --- where the data lives -------------------------------------------------
     database_url: str | None = None
     """PostgreSQL to use. Unset: an embedded PostgreSQL in ``data_dir``."""
@@ -109,10 +109,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quota_collections: int = 200
     quota_api_keys: int = 50
     quota_documents: int = 10_000_000
-    """Documents per account, checked by imports (estimated from PostgreSQL's statistics)."""
+    """Documents per account, checked by imports and inserts (estimated from PostgreSQL's statistics;
+    ``pgcube.data.quota``)."""
     rate_limit_requests: int = 0
     """Requests (documents, for batches) per key or account per window on /api; off (0) by default:
     a self-hosted database serves its owner's loads at full speed (ADR 0013)."""
+    rate_limit_account_requests: int | None = None
+    """Requests (documents, for batches) per account per window on /api, all its keys and tokens
+    together, so fifty keys do not make fifty times the limit; unset: ``rate_limit_requests``."""
     rate_limit_core_requests: int = 300
     """Requests per client address per window on /core."""
     rate_limit_window: int = 60

@@ -78,6 +78,26 @@ def test_unknown_route_is_404(client: httpx.Client) -> None:
     assert_envelope(client.get("/no/such/route"), 404, "NOT_FOUND")
 
 
+def test_every_answer_says_nosniff(client: httpx.Client) -> None:
+    # Issue 14 finding 13: a browser must take each answer's declared type at its word.
+    answers = [
+        client.get("/health"),
+        client.get("/no/such/route"),
+        client.delete("/health"),
+        client.post("/api/create_database", content=b'{"db_name": '),
+        client.get("/schema/openapi.json"),
+    ]
+    assert [a.headers.get("x-content-type-options") for a in answers] == ["nosniff"] * len(answers)
+
+
+def test_an_unknown_documentation_page_is_404_in_the_envelope(client: httpx.Client) -> None:
+    # Issue 14 finding 13: /schema/redoc answered Litestar's HTML 404 page.
+    for path in ("/schema/redoc", "/schema/no-such-page"):
+        assert_envelope(client.get(path), 404, "NOT_FOUND")
+    assert client.get("/schema").headers["content-type"].startswith("text/html")
+    assert client.get("/schema/openapi.json").json()["info"]["title"] == "pgcube"
+
+
 def test_wrong_method_is_405(client: httpx.Client) -> None:
     assert_envelope(client.delete("/health"), 405, "METHOD_NOT_ALLOWED")
 

@@ -254,6 +254,7 @@ def promised(route: tuple[str, str], request: Request) -> Iterator[Variant]:
     if route in {("PUT", "/api/crud"), ("PATCH", "/api/crud"), ("DELETE", "/api/crud")}:
         yield with_body("empty filters without all", filters={})
         yield with_body("all: false with empty filters", filters={}, all=False)
+        yield with_body("filters that match everything without all", filters={"$and": [{}]})
         for label, criteria in BAD_CRITERIA:
             yield with_body(f"filters with {label}", filters=criteria)
         if "update_data" in body:

@@ -60,7 +60,9 @@ def test_serve_from_a_clean_data_dir_and_again(tmp_path: Path) -> None:
     first = start_serve(data_dir, port)
     try:
         wait_healthy(url, first)
-        assert httpx.get(url + "/ready").json() == {"status": "ready", "database": "ok"}
+        ready = httpx.get(url + "/ready")
+        assert ready.json() == {"status": "ready", "database": "ok"}
+        assert "server" not in ready.headers, "no server header names what runs underneath"
     finally:
         output = stop(first)
     assert first.returncode == 0, output

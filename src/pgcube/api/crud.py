@@ -79,14 +79,6 @@ def _context(state: State, session: Session, principal: Principal, database_id: 
     return Context(session, provide_settings(state), principal, database_id)
 
 
-def _require_filters(filters: dict[str, Any], everything: bool) -> None:
-    if not filters and not everything:
-        raise errors.ValidationError(
-            'Empty filters would touch every document: send "all": true to mean it',
-            details={"field": "filters"},
-        )
-
-
 @post(
     "/crud",
     operation_id="crudInsert",
@@ -118,7 +110,7 @@ async def insert(
         inserted = await execute(INSERT, ctx, command)
         return json_response(InsertAnswer(inserted_ids=inserted.keys), status_code=201)
 
-    return await idempotent(request, session, principal, answer)
+    return await idempotent(request, session, principal, data.database_id, answer)
 
 
 @get(
@@ -170,7 +162,6 @@ async def find(
     summary="Update the matching documents with the mutation language (update_data); upsert optional",
 )
 async def update(data: JSONBody[UpdateBody], principal: Auth, session: Db, state: State) -> UpdateAnswer:
-    _require_filters(data.filters, data.all)
     ctx = _context(state, session, principal, data.database_id)
     if data.upsert:
         upsert = commands.Upsert(
@@ -180,6 +171,7 @@ async def update(data: JSONBody[UpdateBody], principal: Auth, session: Db, state
             new_document={},
             pointers=query.REST_POINTERS,
             mutation_pointer=MUTATION_POINTER,
+            everything=data.all,
         )
         result = await execute(UPSERT, ctx, upsert)
         if result.upserted_key is not None:
@@ -191,6 +183,7 @@ async def update(data: JSONBody[UpdateBody], principal: Auth, session: Db, state
         mutation=data.update_data,
         pointers=query.REST_POINTERS,
         mutation_pointer=MUTATION_POINTER,
+        everything=data.all,
     )
     documents = await execute(UPDATE, ctx, command)
     return UpdateAnswer(matched_count=len(documents), modified_count=len(documents))
@@ -204,12 +197,12 @@ async def update(data: JSONBody[UpdateBody], principal: Auth, session: Db, state
     summary="Delete the matching documents: to the trash (restorable 24 h by ref) unless soft_delete is false",
 )
 async def remove(data: JSONBody[DeleteBody], principal: Auth, session: Db, state: State) -> DeleteAnswer:
-    _require_filters(data.filters, data.all)
     command = commands.Remove(
         collection=data.collection_name,
         criteria=data.filters,
         kind="deleted" if data.soft_delete else None,
         pointers=query.REST_POINTERS,
+        everything=data.all,
     )
     removed = await execute(DELETE, _context(state, session, principal, data.database_id), command)
     return DeleteAnswer(deleted_count=removed.count, ref=removed.ref)

@@ -51,7 +51,7 @@ async def ddo(
             return ddo_response(result.data, result.meta)
 
         if op.idempotent:
-            return await idempotent(request, session, principal, answer)
+            return await idempotent(request, session, principal, database_id, answer)
         return await answer()
 
 

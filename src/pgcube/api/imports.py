@@ -30,6 +30,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from pgcube import errors
 from pgcube.api.deps import Auth, Config, Db
 from pgcube.api.multipart import Form, FormShape, UploadLimits, missing, read_form
+from pgcube.api.ratelimit import charge_streamed_documents
 from pgcube.api.responses import json_response
 from pgcube.data.imports import (
     ImportMode,
@@ -146,6 +147,7 @@ async def import_data(
         form = await read_form(request, FORM, upload_limits(settings))
         wanted = import_request(form)
         collection, count = await import_upload(session, settings, principal, wanted, form.file)
+        await charge_streamed_documents(request.app.state, principal, count)
     return json_response(ImportAnswer(collection=collection.name, inserted_count=count), status_code=201)
 
 

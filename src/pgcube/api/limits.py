@@ -1,4 +1,4 @@
-"""Request-body limits that hold before any parsing (RELIABILITY E1, E2).
+"""Request-body rules that hold before any handler decodes a body (RELIABILITY E1, E2).
 
 * size — ``max_body_bytes``: Litestar refuses a larger ``Content-Length`` at
   once and stops reading a chunked body at the limit (413
@@ -7,14 +7,22 @@
 * depth — ``max_json_depth``: a JSON body nested deeper is a 400 before the
   JSON decoder sees it. The decoder's own guard is the interpreter's
   recursion limit, which a body of a few kilobytes of ``[`` reaches.
+* duplicate keys — an object that names a key twice is a 400
+  ``INVALID_JSON``: the decoders keep the last one silently, so
+  ``{"op": "collection.count", …, "op": "collection.delete"}`` would run
+  whichever op a reader of the body did not see.
 
-Multipart uploads, and any route with a body limit of its own above
-``max_body_bytes`` (the import endpoint), are never read here: they stream.
+Every body is held to these whatever its ``Content-Type`` says: the handlers
+decode JSON from any body (``curl -d`` sends form encoding), so a label must
+not skip the rules. Multipart uploads, and any route with a body limit of its
+own above ``max_body_bytes`` (the import endpoint), are never read here: they
+stream.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 from litestar import Request
@@ -50,13 +58,40 @@ def json_depth(body: bytes, limit: int) -> int:
     return max(itertools.chain((0,), itertools.accumulate(map(_STEP.__getitem__, brackets))))
 
 
-def is_json_body(scope: Scope) -> bool:
-    if scope.get("method") not in _BODY_METHODS:
-        return False
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            return b"json" in value.lower()
-    return True  # no Content-Type: the handlers decode JSON all the same
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    if len(pairs) > 1 and len({key for key, _ in pairs}) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+
+
+# The standard library's decoder (in C) hands each object's pairs over before they become a
+# dict; msgspec, the handlers' decoder, has no such hook. Nothing is built (the hook returns
+# None), so this costs ~3 µs for a DDO body and ~4 ms for a batch of 1,000 documents.
+_PAIRS = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+
+
+def duplicate_key(body: bytes) -> str | None:
+    """The first key some object of the JSON text names twice; None when there is none, or when
+    the text is no JSON at all (the handler's decoder says what is wrong with it)."""
+    try:
+        _PAIRS.decode(body.decode())
+    except _DuplicateKey as found:
+        return found.key
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def has_body(scope: Scope) -> bool:
+    return scope.get("method") in _BODY_METHODS
 
 
 def streams(scope: Scope, settings: Settings) -> bool:
@@ -69,16 +104,21 @@ def streams(scope: Scope, settings: Settings) -> bool:
 
 
 class BodyLimitsMiddleware(ASGIMiddleware):
-    """Reads a JSON body under the size limit and refuses one nested too deep."""
+    """Reads a body under the size limit; refuses one nested too deep or with a key twice."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         settings: Settings = scope["app"].state.settings
-        if is_json_body(scope) and not streams(scope, settings):
+        if has_body(scope) and not streams(scope, settings):
             request: Request[Any, Any, Any] = Request(scope, receive)
             body = await request.body()  # 413 past max_body_bytes; kept for the handler
             if json_depth(body, settings.max_json_depth) > settings.max_json_depth:
                 raise errors.ValidationError(
                     f"The JSON body is nested deeper than {settings.max_json_depth} levels",
                     details={"max_depth": settings.max_json_depth},
+                )
+            key = duplicate_key(body)
+            if key is not None:
+                raise errors.InvalidJson(
+                    f"The JSON body names the key {key!r} twice in one object", details={"key": key}
                 )
         await next_app(scope, receive, send)

@@ -11,10 +11,12 @@ Schemathesis hold the service to what it really does.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Router, get
+from litestar.exceptions import NotFoundException
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Discriminator,
@@ -26,6 +28,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
+from litestar.params import PathParameter
 
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.ops.registry import Registry
@@ -168,3 +171,21 @@ def document_ddo_bodies(app: Litestar, registry: Registry) -> None:
 
 def _component_name(title: str) -> str:
     return "Ddo_" + re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")
+
+
+# --- /schema: the documentation pages ------------------------------------------------------------
+
+
+@get("/{path:str}", sync_to_thread=False, include_in_schema=False)
+def schema_page_not_found(path: Annotated[str, PathParameter()]) -> None:
+    raise NotFoundException()
+
+
+class SwaggerPages(SwaggerRenderPlugin):
+    """Swagger UI at ``/schema`` and ``/schema/swagger``, and an unknown page under ``/schema`` a 404
+    in the error envelope like every other route's (Litestar's own answer is an HTML page)."""
+
+    def receive_router(self, router: Router) -> None:
+        unknown = f"{router.path}/{{path:str}}"
+        router.routes[:] = [route for route in router.routes if route.path != unknown]
+        router.register(schema_page_not_found)

@@ -1,11 +1,15 @@
 """Rate limits at the HTTP edge (RELIABILITY E3, SPEC §3; ADR 0008).
 
 * ``/api/*`` — per API key (a request made with a key) or per account (a
-  request made with a session token), ``rate_limit_requests`` per window. It
-  is applied where the caller becomes known: the ``principal`` dependency
-  (``provide_limited_principal``) authenticates, then charges the request —
-  one hit, or one per document when the body carries a batch (``data`` or
-  ``documents`` holding an array).
+  request made with a session token), ``rate_limit_requests`` per window, and
+  per account for all its keys and tokens together,
+  ``rate_limit_account_requests``. It is applied where the caller becomes
+  known: the ``principal`` dependency (``provide_limited_principal``)
+  authenticates, then charges the request — one hit, or one per document when
+  the body carries a batch (``data`` or ``documents`` holding an array),
+  whatever its ``Content-Type`` says (the handlers decode any body as JSON);
+  an import, whose documents are known only once it is read, is charged
+  them then (``charge_streamed_documents``) and undone when they do not fit.
 * ``/core/*`` — per client address, ``rate_limit_core_requests`` per window,
   before anything else runs (``CoreRateLimitMiddleware``). The address is the
   connection's peer; ``X-Forwarded-For`` counts only when the server was told
@@ -30,7 +34,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from pgcube import errors
-from pgcube.api.limits import is_json_body, streams
+from pgcube.api.limits import has_body, streams
 from pgcube.auth.guards import provide_principal
 from pgcube.auth.principal import Principal
 from pgcube.db.rate_limits import PostgresStore
@@ -53,7 +57,12 @@ class RateLimits:
     def start(self) -> None:
         # With every limit off there is nothing to count, settle or purge: no background
         # statements at all.
-        if self.settings.rate_limit_requests > 0 or self.settings.rate_limit_core_requests > 0:
+        settings = self.settings
+        if (
+            settings.rate_limit_requests > 0
+            or settings.rate_limit_core_requests > 0
+            or (settings.rate_limit_account_requests or 0) > 0
+        ):
             self._task = asyncio.create_task(self.limiter.run())
 
     async def close(self) -> None:
@@ -114,15 +123,33 @@ def batch_size(body: bytes) -> int:
 
 async def request_cost(request: Request[Any, Any, Any], settings: Settings) -> int:
     """Each document of a batch counts; everything else costs one hit."""
-    if not is_json_body(request.scope) or streams(request.scope, settings):
+    if not has_body(request.scope) or streams(request.scope, settings):
         return 1  # uploads (the import) stream: never read them here
     return batch_size(await request.body())
 
 
-def api_bucket(principal: Principal) -> str:
+def api_buckets(principal: Principal, settings: Settings) -> list[tuple[str, int]]:
+    """The buckets a request is charged to, each with its limit: the caller's (its API key, or the
+    account's session tokens) and the account's, for all of them together."""
     if principal.via == "api_key" and principal.api_key_id is not None:
-        return f"api:key:{principal.api_key_id}"
-    return f"api:account:{principal.account_id}"
+        caller = f"api:key:{principal.api_key_id}"
+    else:
+        caller = f"api:account:{principal.account_id}"
+    account_limit = settings.rate_limit_account_requests
+    if account_limit is None:
+        account_limit = settings.rate_limit_requests
+    return [(caller, settings.rate_limit_requests), (f"api:all:{principal.account_id}", account_limit)]
+
+
+async def charge_streamed_documents(state: State, principal: Principal, documents: int) -> None:
+    """Charge a streamed request's documents (an import's) once they are counted: it paid one hit
+    when it came in, before its body was read. Over the budget it is a 429, raised before the
+    request's transaction commits, so nothing it wrote stays."""
+    limits: RateLimits | None = getattr(state, "rate_limits", None)
+    if limits is None or documents <= 1:
+        return
+    for bucket, limit in api_buckets(principal, limits.settings):
+        await limits.charge(bucket, limit, documents - 1)
 
 
 async def provide_limited_principal(
@@ -131,9 +158,12 @@ async def provide_limited_principal(
     """The ``principal`` dependency: authenticate (``pgcube.auth.guards``), then charge the caller."""
     principal = await provide_principal(request, state, session)
     limits: RateLimits | None = getattr(state, "rate_limits", None)
-    if limits is not None and limits.settings.rate_limit_requests > 0:
-        cost = await request_cost(request, limits.settings)
-        await limits.charge(api_bucket(principal), limits.settings.rate_limit_requests, cost)
+    if limits is not None:
+        buckets = [(bucket, limit) for bucket, limit in api_buckets(principal, limits.settings) if limit > 0]
+        if buckets:
+            cost = await request_cost(request, limits.settings)
+            for bucket, limit in buckets:
+                await limits.charge(bucket, limit, cost)
     return principal
 
 

@@ -49,6 +49,8 @@ class Update(msgspec.Struct, frozen=True, kw_only=True):
     mutation: dict[str, Any]
     pointers: Pointers = DDO_POINTERS
     mutation_pointer: str = "/data"
+    everything: bool = True
+    """False: criteria that match every document (``{}``, ``{"$and": [{}]}`` …) are refused."""
 
 
 class Upsert(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +63,8 @@ class Upsert(msgspec.Struct, frozen=True, kw_only=True):
     new_document: dict[str, Any]
     pointers: Pointers = DDO_POINTERS
     mutation_pointer: str = "/update"
+    everything: bool = True
+    """As ``Update.everything``."""
 
 
 class Remove(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +74,8 @@ class Remove(msgspec.Struct, frozen=True, kw_only=True):
     criteria: Criteria
     kind: Literal["deleted", "archived"] | None
     pointers: Pointers = DDO_POINTERS
+    everything: bool = True
+    """As ``Update.everything``."""
 
 
 class Restore(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,7 +8,8 @@ documents here, so the rules live in one place:
 * ``_userkey``, ``_created_at`` and ``_modified_at`` sent by a client are
   ignored: the server maintains them;
 * the declared fields of the collection are checked (``validator``), and the
-  first bad document fails the whole batch with its index.
+  first bad document fails the whole batch with its index;
+* a ``_key`` given twice in one batch fails it with both indexes (409).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from pgcube.errors import BatchLimitExceeded, ValidationError
+from pgcube.errors import BatchLimitExceeded, DuplicateKey, ValidationError
 from pgcube.query.fields import SYSTEM_FIELDS
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -87,7 +88,21 @@ def prepare_documents(
 ) -> list[Prepared]:
     """Every document of one request, or the error of the first bad one (nothing is written)."""
     check_batch(documents, max_batch)
-    return [prepare_one(doc, index, validator, max_document_bytes) for index, doc in enumerate(documents)]
+    prepared = [prepare_one(doc, index, validator, max_document_bytes) for index, doc in enumerate(documents)]
+    check_unique_keys(prepared)
+    return prepared
+
+
+def check_unique_keys(prepared: Sequence[Prepared]) -> None:
+    """One ``_key`` twice in a batch is a 409 naming both documents, before PostgreSQL is asked."""
+    seen: dict[str, int] = {}
+    for index, document in enumerate(prepared):
+        first = seen.setdefault(document.key, index)
+        if first != index:
+            raise DuplicateKey(
+                f"Documents {first} and {index} of the batch have the same _key {document.key!r}",
+                details={"index": index, "first_index": first, "_key": document.key},
+            )
 
 
 def raw_documents(documents: Sequence[bytes]) -> list[msgspec.Raw]:

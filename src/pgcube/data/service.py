@@ -21,7 +21,7 @@ import msgspec
 
 from pgcube import query
 from pgcube.auth.principal import Principal
-from pgcube.data import commands, repository
+from pgcube.data import commands, quota, repository
 from pgcube.data.documents import Prepared, prepare_documents
 from pgcube.db.session import Session
 from pgcube.errors import NotFound, ValidationError
@@ -31,10 +31,11 @@ from pgcube.settings import Settings
 
 
 class Target(msgspec.Struct, frozen=True):
-    """A collection a request works on, as the catalog and the compiler see it."""
+    """A collection a request works on, as the catalog and the compiler see it, and whose it is."""
 
     collection: Collection
     compiled: query.Collection
+    account_id: str
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,8 +66,10 @@ class Removed(msgspec.Struct, frozen=True):
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def compiler_view(collection: Collection) -> query.Collection:
-    """The compiler's description of a collection (cached: catalog values are frozen)."""
+    """The compiler's description of a collection (cached: catalog values are frozen and hashable,
+    and the catalog cache hands out the same value until the collection changes)."""
     return query.Collection(
         schema=collection.schema_name,
         table=collection.table_name,
@@ -108,13 +111,15 @@ def _total_from_page(compiled: query.FindQuery, rows: int, has_next: bool) -> in
 
 
 def _check_strict_paths(collection: Collection, paths: Sequence[tuple[str, ...]], pointer: str) -> None:
-    """A strict collection takes no undeclared top-level field from an update either."""
-    declared = {spec.name.split(".")[0] for spec in collection.fields}
+    """A strict collection takes no undeclared field from an update either, at any depth (before
+    any SQL runs; what a whole object written at a declared path holds is checked on the result)."""
+    validator = catalog.validator_for(collection)
     for path in paths:
-        if path and path[0] not in declared:
+        name = validator.undeclared_path(path)
+        if name is not None:
             raise ValidationError(
-                f"Field {path[0]!r} is not declared, and the collection is strict",
-                details={"field": path[0], "strict": True, "pointer": pointer},
+                f"Field {name!r} is not declared, and the collection is strict",
+                details={"field": name, "strict": True, "pointer": pointer},
             )
 
 
@@ -133,7 +138,7 @@ class DocumentService:
         collection = await catalog.resolve_collection(
             self.session, self.settings, principal, database_id, collection_name, create=create
         )
-        return Target(collection, compiler_view(collection))
+        return Target(collection, compiler_view(collection), principal.account_id)
 
     def prepare(self, where: Target, documents: Sequence[Any]) -> list[Prepared]:
         return prepare_documents(
@@ -195,12 +200,15 @@ class DocumentService:
     async def insert(self, where: Target, command: commands.Insert) -> Inserted:
         """Insert a batch in one statement (all or nothing); the stored documents, in order."""
         prepared = self.prepare(where, command.documents)
-        documents = await repository.insert(await self.session.connection(), where.collection, prepared)
+        conn = await self.session.connection()
+        await quota.INSERTS.admit(conn, where.account_id, len(prepared), self.settings.quota_documents)
+        documents = await repository.insert(conn, where.collection, prepared)
         return Inserted(documents, [p.key for p in prepared])
 
     async def update(self, where: Target, command: commands.Update) -> list[bytes]:
         """Apply the mutation to every match: one statement, whose results are checked before the
         transaction may commit (a broken declared field or an oversized document undoes it)."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
         collection = where.collection
         required = frozenset(spec.name for spec in collection.fields if spec.required)
         compiled = query.compile_update(
@@ -216,12 +224,31 @@ class DocumentService:
             _check_strict_paths(collection, compiled.paths, command.mutation_pointer)
         async with self.session.transaction() as conn:
             rows = await repository.update(conn, compiled)
-            self._check_updated(rows, command.mutation_pointer)
+            self._check_updated(collection, rows, command.mutation_pointer)
         return [row["doc"] for row in rows]
 
-    def _check_updated(self, rows: Sequence[Any], pointer: str) -> None:
+    def _check_consent(
+        self, where: Target, criteria: Any, pointers: query.Pointers, everything: bool
+    ) -> None:
+        """Criteria that match every document, from a caller that did not say it means everything."""
+        if everything:
+            return
+        if query.matches_everything(
+            where.compiled, criteria, pointer=pointers.criteria, limits=limits(self.settings)
+        ):
+            raise ValidationError(
+                'These filters match every document: send "all": true to mean it',
+                details={"field": pointers.criteria.lstrip("/"), "pointer": pointers.criteria},
+            )
+
+    def _check_updated(self, collection: Collection, rows: Sequence[Any], pointer: str) -> None:
         limit = self.settings.max_document_bytes
+        strict = catalog.validator_for(collection) if collection.strict else None
         for index, row in enumerate(rows):
+            if strict is not None:
+                # An object written whole at a declared path ($set address: {...}) may hold keys
+                # the update's paths did not show.
+                strict.validate_json(row["doc"], index)
             if row["invalid"]:
                 field = row["invalid"][0]
                 raise ValidationError(
@@ -237,6 +264,7 @@ class DocumentService:
     async def upsert(self, where: Target, command: commands.Upsert) -> Updated:
         """Update the matching documents, or insert the equality keys of the criteria overlaid
         with the new document and apply the mutation to it; one transaction."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
         async with self.session.transaction():
             if command.mutation:
                 update = commands.Update(
@@ -278,6 +306,7 @@ class DocumentService:
 
     async def remove(self, where: Target, command: commands.Remove) -> Removed:
         """Move the matches to the trash as ``kind`` (one statement), or delete them for good."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
         compiled = query.compile_where(
             where.compiled, command.criteria, pointer=command.pointers.criteria, limits=limits(self.settings)
         )

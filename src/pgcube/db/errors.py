@@ -58,8 +58,9 @@ def map_db_error(exc: BaseException) -> errors.PgcubeError | None:
             return None
         if cls is errors.ServiceUnavailable:
             return errors.ServiceUnavailable()
-        message = _MESSAGES.get(sqlstate) or _MESSAGES.get(sqlstate[:2])
-        return cls(message, details={"sqlstate": sqlstate})
+        # No SQLSTATE in the answer: it tells a caller about the database underneath, and the
+        # error's code already says what went wrong (issue 14, finding 13).
+        return cls(_MESSAGES.get(sqlstate) or _MESSAGES.get(sqlstate[:2]))
     # Lost connections, refused connects and pool acquire time-outs.
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | OSError | asyncio.TimeoutError):
         return errors.ServiceUnavailable()

@@ -25,8 +25,11 @@ The rules:
 * ``date``: an ISO 8601 date (``2024-01-15``) or date-time; ``datetime``: a
   date-time (``2024-01-15T10:30:00.000Z``; without an offset it means UTC).
   Dates must exist (no 30 February);
-* ``strict``: a top-level key that is neither declared (nor the first key of
-  a declared dotted name) nor a system field is refused.
+* ``strict``: a key that is not declared is refused, at any depth: a
+  top-level key must be a declared field, the first key of a declared dotted
+  name, or a system field; inside an object that only leads to declared
+  dotted names (``address`` for ``address.city``), a key must lead to one of
+  them too. The value of a declared field itself is not looked into.
 """
 
 from __future__ import annotations
@@ -145,10 +148,45 @@ class _Check(msgspec.Struct, frozen=True):
     type: FieldType
 
 
+Shape = dict[str, "Shape | None"]
+"""The keys a strict collection allows: each leads to a declared field's value (None: anything goes
+under it) or to an object of keys leading further to declared dotted names."""
+
+
+def _shape(names: Iterable[str]) -> Shape:
+    shape: Shape = {}
+    for name in names:
+        *parents, leaf = name.split(".")
+        node: Shape | None = shape
+        for key in parents:
+            if node is None:
+                break
+            node = node.setdefault(key, {})
+        if node is not None:
+            node[leaf] = None  # a declared field: its value is not looked into
+    return shape
+
+
+def _undeclared_under(value: Any, shape: Shape, prefix: str) -> str | None:
+    """The dotted name of the first key of ``value`` that leads to no declared field."""
+    if type(value) is not dict:
+        return None  # not an object: the dotted names below it are absent, nothing is stored there
+    key: str
+    for key, inner in value.items():
+        if key not in shape:
+            return prefix + key
+        below = shape[key]
+        if below is not None:
+            found = _undeclared_under(inner, below, f"{prefix}{key}.")
+            if found is not None:
+                return found
+    return None
+
+
 class DocumentValidator:
     """The declared fields of one collection definition, compiled. Build it with :func:`compile_validator`."""
 
-    __slots__ = ("_allowed", "_checks", "_decoder", "_roots", "fields", "strict")
+    __slots__ = ("_allowed", "_checks", "_decoder", "_roots", "_shape", "fields", "strict")
 
     def __init__(self, fields: tuple[FieldSpec, ...], strict: bool) -> None:
         self.fields = fields
@@ -160,6 +198,7 @@ class DocumentValidator:
         # The top-level keys the declared fields live under, in order of first appearance.
         self._roots = tuple(dict.fromkeys(check.path[0] for check in self._checks))
         self._allowed = frozenset(self._roots) | SYSTEM_FIELDS
+        self._shape = _shape(spec.name for spec in fields)
         self._decoder = msgspec.json.Decoder(_extraction_struct(self._roots, strict))
 
     @property
@@ -179,6 +218,7 @@ class DocumentValidator:
             for key in doc:
                 if key not in self._allowed:
                     raise self._undeclared(key, index)
+            self._check_nested(doc, index)
 
     def validate_many(self, docs: Iterable[Any], start: int = 0) -> None:
         """Check a batch in order; the first bad document raises with its index."""
@@ -202,6 +242,27 @@ class DocumentValidator:
             raise ValidationError(f"Document {index} is not valid JSON", details={"index": index}) from None
         values = {root: getattr(extracted, f"f{i}") for i, root in enumerate(self._roots)}
         self._check_values(values, index)
+        if self.strict:
+            self._check_nested({k: v for k, v in values.items() if v is not _MISSING}, index)
+
+    def undeclared_path(self, path: tuple[str, ...]) -> str | None:
+        """For a strict collection, the dotted name of the first key of ``path`` (a field an update
+        writes) that leads to no declared field; None when it does, or the collection is not strict."""
+        if not self.strict:
+            return None
+        shape: Shape | None = self._shape
+        for depth, key in enumerate(path):
+            if shape is None:
+                return None
+            if key not in shape:
+                return None if depth == 0 and key in SYSTEM_FIELDS else ".".join(path[: depth + 1])
+            shape = shape[key]
+        return None
+
+    def _check_nested(self, doc: dict[str, Any], index: int) -> None:
+        found = _undeclared_under({k: v for k, v in doc.items() if k in self._shape}, self._shape, "")
+        if found is not None:
+            raise self._undeclared(found, index)
 
     def _check_values(self, doc: Mapping[str, Any], index: int) -> None:
         for check in self._checks:

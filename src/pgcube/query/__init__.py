@@ -31,6 +31,7 @@ from pgcube.query.compiler import (
     compile_count,
     compile_find,
     compile_where,
+    matches_everything,
 )
 from pgcube.query.cursor import decode_cursor, encode_cursor
 from pgcube.query.fields import (
@@ -64,4 +65,5 @@ __all__ = [
     "encode_cursor",
     "index_definition_sql",
     "index_expression",
+    "matches_everything",
 ]

@@ -6,6 +6,7 @@ a cached shape costs only the walk that collects parameter values.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -16,7 +17,7 @@ from pgcube.query.cache import SQL_CACHE
 from pgcube.query.cursor import Cursor, decode_cursor, encode_cursor, fingerprint
 from pgcube.query.fields import ROW_COLUMNS, FieldType, document_expression, field_path
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
-from pgcube.query.nodes import Column, PNode
+from pgcube.query.nodes import TRUE, Column, PNode
 from pgcube.query.parse import parse
 from pgcube.query.plan import Planner
 from pgcube.query.pointer import fail
@@ -35,7 +36,13 @@ class Collection(msgspec.Struct, frozen=True, kw_only=True):
     fields: dict[str, str] = {}
 
     def declared(self) -> dict[tuple[str, ...], FieldType]:
-        return {field_path(name): FieldType(kind) for name, kind in self.fields.items()}
+        """Each declared field's path and type (shared: do not change it)."""
+        return _declared(tuple(self.fields.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _declared(fields: tuple[tuple[str, str], ...]) -> dict[tuple[str, ...], FieldType]:
+    return {field_path(name): FieldType(kind) for name, kind in fields}
 
 
 class Pointers(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,9 +102,6 @@ def plan_criteria(collection: Collection, criteria: Any, pointer: str, limits: L
     return Planner(collection.declared()).plan(tree)
 
 
-_plan = plan_criteria  # the name this module's entry points call it by
-
-
 def _where(node: PNode, params: Params) -> exp.Expression:
     return node.render(col("data"), params)
 
@@ -112,7 +116,7 @@ def compile_where(
 ) -> Compiled:
     """A WHERE condition (without the keyword) over the collection's table, parameters
     numbered from ``first_param``: for DELETE, archive and INSERT ... SELECT into trash."""
-    node = _plan(collection, criteria, pointer, limits)
+    node = plan_criteria(collection, criteria, pointer, limits)
     key = ("where", first_param, node.shape)
     text = SQL_CACHE.get(key, lambda: sql.render(_where(node, Params(first_param))))
     values: list[Any] = []
@@ -123,7 +127,7 @@ def compile_where(
 def compile_count(
     collection: Collection, criteria: Any, *, pointer: str = "/match", limits: Limits = DEFAULT_LIMITS
 ) -> Compiled:
-    node = _plan(collection, criteria, pointer, limits)
+    node = plan_criteria(collection, criteria, pointer, limits)
     return _count(collection, node)
 
 
@@ -157,31 +161,16 @@ def compile_find(
 ) -> FindQuery:
     """``collection.find`` / ``GET /api/crud``: the page query and (unless ``count``
     is false) the total count query."""
-    node = _plan(collection, criteria, pointers.criteria, limits)
+    node = plan_criteria(collection, criteria, pointers.criteria, limits)
     declared = collection.declared()
     order = parse_sort(sort, declared, pointers.sort)
     shown = parse_projection(projection, pointers.projection)
     size, skip, number = resolve_page(limit, offset, page, per_page, limits, pointers, cursor is not None)
-    sort_paths: list[Any] = []
-    order.collect(sort_paths)
-    sort_id = fingerprint(order.shape, sort_paths)
-    after: Cursor | None = None
-    if cursor is not None:
-        after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
-        skip, number = 0, 1
-    key = (
-        "find",
-        collection.schema,
-        collection.table,
-        node.shape,
-        order.shape,
-        shown.shape if shown is not None else None,
-        after.nulls if after is not None else None,
-        count,
-    )
     values: list[Any] = []
     node.collect(values)
-    if after is None and _is_point_lookup(node):
+    if cursor is None and _is_point_lookup(node):
+        # One row at most: no next page, so no cursor to fingerprint the sort for.
+        sort_id = ""
         shape = shown.shape if shown is not None else None
         text = SQL_CACHE.get(
             ("find-key", collection.schema, collection.table, shape),
@@ -191,6 +180,23 @@ def compile_find(
             shown.collect(values)
         values.append(skip)
     else:
+        sort_paths: list[Any] = []
+        order.collect(sort_paths)
+        sort_id = fingerprint(order.shape, sort_paths)
+        after: Cursor | None = None
+        if cursor is not None:
+            after = decode_cursor(cursor, sort_id, [k.value_type for k in order.keys], pointers.cursor)
+            skip, number = 0, 1
+        key = (
+            "find",
+            collection.schema,
+            collection.table,
+            node.shape,
+            order.shape,
+            shown.shape if shown is not None else None,
+            after.nulls if after is not None else None,
+            count,
+        )
         text = SQL_CACHE.get(key, lambda: _render_find(collection, node, order, shown, after, count))
         if after is not None:
             values.append(after.raw)
@@ -204,7 +210,7 @@ def compile_find(
         limit=size,
         offset=skip,
         page=number,
-        keyset=after is not None,
+        keyset=cursor is not None,
         sort_fingerprint=sort_id,
     )
 
@@ -343,3 +349,11 @@ def resolve_page(
         return size, (page_number - 1) * size, page_number
     skip = number(offset, pointers.offset, 0, None if keyset else MAX_OFFSET, deep) or 0
     return size, skip, skip // size + 1
+
+
+def matches_everything(
+    collection: Collection, criteria: Any, *, pointer: str = "/match", limits: Limits = DEFAULT_LIMITS
+) -> bool:
+    """Whether the criteria hold for every document (``{}``, ``{"$and": [{}]}``,
+    ``{"$or": [{"a": 1}, {}]}`` …): what a route that asks for consent before touching a whole collection must know."""
+    return plan_criteria(collection, criteria, pointer, limits) is TRUE

@@ -103,13 +103,23 @@ def test_put_upsert_inserts_from_the_filters(db: Db) -> None:
     assert (doc["name"], doc["stock"]) == ("fresh", 1)
 
 
+MATCH_EVERYTHING = [{}, {"$and": [{}]}, {"$or": [{"name": "a"}, {}]}, {"$and": [{"$and": [{}, {}]}]}]
+
+
+@pytest.mark.parametrize("filters", MATCH_EVERYTHING, ids=str)
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-def test_empty_filters_need_all_true(db: Db, method: str) -> None:
+def test_filters_that_match_everything_need_all_true(db: Db, method: str, filters: dict[str, Any]) -> None:
+    # Issue 14 finding 9: {"$and": [{}]} is as empty as {} and deleted everything without "all".
     db.insert("products", [{"name": "a"}, {"name": "b"}])
     extra = {"update_data": {"x": 1}} if method != "DELETE" else {}
-    rest_error(db.crud(method, json=body(db, filters={}, **extra)), 400, "VALIDATION_ERROR")
-    assert len(db.keys("products")) == 2
-    assert db.crud(method, json=body(db, filters={}, all=True, **extra)).status_code == 200
+    for upsert in [{}, {"upsert": True}] if method == "PUT" else [{}]:
+        refused = db.crud(method, json=body(db, filters=filters, **upsert, **extra))
+        error = rest_error(refused, 400, "VALIDATION_ERROR")
+        assert error["details"]["field"] == "filters"
+        assert '"all": true' in error["message"]
+    assert sorted(d["name"] for d in db.find("products")["data"]) == ["a", "b"]
+    assert all("x" not in d for d in db.find("products")["data"])
+    assert db.crud(method, json=body(db, filters=filters, all=True, **extra)).status_code == 200
     if method == "DELETE":
         assert db.keys("products") == []
     else:

@@ -13,7 +13,7 @@ from pgcube.data import repository
 from pgcube.db.pool import connect
 from pgcube.settings import Settings
 from tests.integration.data.conftest import PRODUCTS_FIELDS, Db, make_db
-from tests.support.accounts import new_account
+from tests.support.accounts import api_key_headers, create_api_key, new_account
 from tests.support.live import LiveServer
 from tests.support.sync_pg import SyncPg
 
@@ -137,3 +137,22 @@ def test_the_purge_skips_a_database_whose_schema_is_gone(db: Db, pg: SyncPg) -> 
         assert pg.fetchval(f'SELECT count(*) FROM "{other_schema}"._trash') == 0
     finally:
         pg.execute(f'ALTER TABLE "{schema}".trash_moved RENAME TO _trash')
+
+
+def test_a_key_scoped_to_another_database_gets_no_replay(db: Db) -> None:
+    # Issue 14 finding 8: a retry with a key scoped to another database got the stored answer
+    # of the first database.
+    other = make_db(db.client, db.account)
+    mine = api_key_headers(create_api_key(db.client, db.account, database_id=db.id))
+    theirs = api_key_headers(create_api_key(db.client, db.account, database_id=other.id))
+    first = db.ddo(INSERT, headers={**mine, "Idempotency-Key": "scoped"})
+    assert first.status_code == 200, first.text
+    replay = db.ddo(INSERT, headers={**theirs, "Idempotency-Key": "scoped"})
+    assert replay.status_code == 404, replay.text
+    assert replay.json()["error"]["code"] == "DATABASE_NOT_FOUND"
+    assert "Idempotent-Replayed" not in replay.headers
+    # An unscoped caller of the same account does not get the scoped key's answer either.
+    unscoped = db.ddo(INSERT, headers={**db.headers, "Idempotency-Key": "scoped"})
+    assert unscoped.status_code == 422, unscoped.text
+    assert "Idempotent-Replayed" not in unscoped.headers
+    assert len(db.keys("notes")) == 1

@@ -148,13 +148,33 @@ def test_nul_character_is_a_clear_400(db: Db, pg: SyncPg, collection: str) -> No
     assert snapshot(pg, db) == before
 
 
-def test_duplicate_key_inside_one_batch_writes_nothing(db: Db) -> None:
-    db.error(
-        {"op": "collection.insert", "collection": "notes", "data": [{"_key": "d"}, {"_key": "d"}]},
+def test_duplicate_key_inside_one_batch_names_both_documents_and_writes_nothing(db: Db) -> None:
+    error = db.error(
+        {
+            "op": "collection.insert",
+            "collection": "notes",
+            "data": [{"_key": "a"}, {"_key": "d"}, {"_key": "b"}, {"_key": "d"}],
+        },
         409,
         "DUPLICATE_KEY",
     )
+    assert error["details"] == {"index": 3, "first_index": 1, "_key": "d"}
     db.error({"op": "collection.find", "collection": "notes"}, 404, "COLLECTION_NOT_FOUND")
+
+
+def test_database_errors_do_not_show_their_sqlstate(db: Db) -> None:
+    # Issue 14 finding 13: details.sqlstate told callers about the database underneath.
+    db.insert("notes", [{"_key": "a", "n": "text"}])
+    error = db.error(
+        {"op": "collection.update", "collection": "notes", "match": {}, "data": {"n:$incr": 1}},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "sqlstate" not in error.get("details", {})
+    duplicate = db.error(
+        {"op": "collection.insert", "collection": "notes", "data": [{"_key": "a"}]}, 409, "DUPLICATE_KEY"
+    )
+    assert "sqlstate" not in duplicate.get("details", {})
 
 
 def test_awkward_names_and_values_are_stored_literally(db: Db) -> None:
@@ -181,6 +201,41 @@ def test_strict_collection_refuses_undeclared_fields_on_update_and_upsert(db: Db
         assert error["details"]["strict"] is True
     assert strict.find("s")["data"][0]["n"] == 1
     assert set(strict.find("s")["data"][0]) == {"_key", "_userkey", "_created_at", "_modified_at", "n"}
+
+
+def test_strict_collection_refuses_undeclared_keys_nested_under_declared_objects(db: Db) -> None:
+    # Issue 14 finding 13: only top-level keys were checked.
+    fields = [{"name": "address.city", "type": "string"}, {"name": "meta", "type": "object"}]
+    strict = make_db(db.client, db.account, [{"name": "s", "strict": True, "fields": fields}])
+    (stored,) = strict.insert(
+        "s", [{"_key": "a", "address": {"city": "Oslo"}, "meta": {"any": {"thing": 1}}}]
+    )
+    assert stored["meta"] == {"any": {"thing": 1}}, "a declared field's own value is not looked into"
+    insert = {"op": "collection.insert", "collection": "s", "data": [{"address": {"city": "x", "evil": 1}}]}
+    error = strict.error(insert, 400, "VALIDATION_ERROR")
+    assert error["details"] == {"index": 0, "field": "address.evil", "strict": True}
+    for data in (
+        {"$set": {"address.evil": 1}},
+        {"address.evil": 1},
+        {"$set": {"address": {"city": "Bergen", "evil": 1}}},
+    ):
+        body = {"op": "collection.update", "collection": "s", "match": {}, "data": data}
+        error = strict.error(body, 400, "VALIDATION_ERROR")
+        assert error["details"]["field"] == "address.evil", data
+    (doc,) = strict.find("s")["data"]
+    assert doc["address"] == {"city": "Oslo"}
+    # What is declared may still change, nested or whole.
+    strict.ok(
+        {
+            "op": "collection.update",
+            "collection": "s",
+            "match": {},
+            "data": {"$set": {"address": {"city": "Bergen"}}},
+        }
+    )
+    strict.ok({"op": "collection.update", "collection": "s", "match": {}, "data": {"$set": {"meta.new": 2}}})
+    (doc,) = strict.find("s")["data"]
+    assert (doc["address"], doc["meta"]["new"]) == ({"city": "Bergen"}, 2)
 
 
 def test_an_update_cannot_grow_a_document_past_the_limit(db: Db) -> None:

@@ -10,9 +10,11 @@ import time
 from typing import Any
 
 import httpx
+import msgspec
 
 from pgcube.settings import Settings
 from tests.integration.hardening.conftest import ServeProcess, create_database, serve
+from tests.integration.imports.conftest import upload
 from tests.support.accounts import Account, api_key_headers, create_api_key, unique_email
 
 WINDOW = 4
@@ -96,9 +98,66 @@ def test_each_document_of_a_batch_counts(client: httpx.Client, settings: Setting
         assert_rate_limited(http.post("/api/crud", json=crud, headers=account.headers), LIMIT, remaining=0)
 
 
+def test_a_batch_counts_each_document_whatever_its_content_type(
+    client: httpx.Client, settings: Settings, account: Account
+) -> None:
+    # Issue 14 finding 5: a batch labelled text/plain was charged as one request.
+    database_id = create_database(client, account)
+    batch = msgspec.json.encode({"op": "collection.insert", "collection": "items", "data": [{"n": 1}] * 3})
+    with limited(settings) as (_, http):
+        start_of_a_window()
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            headers = {**account.headers, "Content-Type": content_type}
+            if content_type == "text/plain":
+                assert http.post(f"/api/{database_id}", content=batch, headers=headers).status_code == 200
+            refused = http.post(f"/api/{database_id}", content=batch, headers=headers)
+            assert_rate_limited(refused, LIMIT, remaining=2, envelope="ddo")
+    assert len(find_all(client, account, database_id)) == 3
+
+
+def test_an_import_counts_each_document(client: httpx.Client, settings: Settings, account: Account) -> None:
+    # Issue 14 finding 5: an import was charged as one request, whatever the file held.
+    database_id = create_database(client, account)
+    file = b"\n".join(msgspec.json.encode({"n": i}) for i in range(3))
+    with limited(settings) as (_, http):
+        start_of_a_window()
+        assert (
+            upload(
+                http, account.headers, database_id, file, filename="a.ndjson", collection="items"
+            ).status_code
+            == 201
+        )
+        refused = upload(http, account.headers, database_id, file, filename="b.ndjson", collection="items")
+        assert_rate_limited(refused, LIMIT, remaining=1)  # its own first hit was counted on arrival
+    assert len(find_all(client, account, database_id)) == 3, "the refused import wrote nothing"
+
+
+def find_all(client: httpx.Client, account: Account, database_id: str) -> list[Any]:
+    body = {"op": "collection.find", "collection": "items", "limit": 100}
+    answer = client.post(f"/api/{database_id}", json=body, headers=account.headers)
+    assert answer.status_code == 200, answer.text
+    documents: list[Any] = answer.json()["data"]
+    return documents
+
+
+def test_an_accounts_keys_share_one_account_budget(
+    client: httpx.Client, settings: Settings, account: Account
+) -> None:
+    # Issue 14 finding 5: buckets were per key only, so fifty keys made fifty times the limit.
+    keys = [api_key_headers(create_api_key(client, account)) for _ in range(3)]
+    with limited(settings, rate_limit_account_requests=LIMIT + 2) as (_, http):
+        start_of_a_window()
+        for _ in range(LIMIT):
+            assert http.get("/api/list_databases", headers=keys[0]).status_code == 200
+        for _ in range(2):
+            assert http.get("/api/list_databases", headers=keys[1]).status_code == 200
+        assert_rate_limited(http.get("/api/list_databases", headers=keys[2]), LIMIT + 2, remaining=0)
+        assert_rate_limited(http.get("/api/list_databases", headers=account.headers), LIMIT + 2, remaining=0)
+
+
 def test_an_api_key_has_its_own_budget(client: httpx.Client, settings: Settings, account: Account) -> None:
     key = create_api_key(client, account)
-    with limited(settings) as (_, http):
+    with limited(settings, rate_limit_account_requests=4 * LIMIT) as (_, http):
         start_of_a_window()
         for _ in range(LIMIT):
             assert http.get("/api/list_databases", headers=account.headers).status_code == 200

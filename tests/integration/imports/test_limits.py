@@ -490,6 +490,30 @@ def test_the_probe_s_2_kb_gzip_meets_the_document_quota(
     assert _count(http, account, database_id) == {"items": 0}
 
 
+def test_insert_requests_meet_the_document_quota_too(
+    quota_account: tuple[httpx.Client, Account, str],
+) -> None:
+    """Batches of a DDO or REST insert count against the same quota (issue 14, finding 6)."""
+    http, account, database_id = quota_account
+
+    def insert(count: int, collection: str = "batches") -> httpx.Response:
+        body = {"op": "collection.insert", "collection": collection, "data": [{"n": i} for i in range(count)]}
+        return http.post(f"/api/{database_id}", json=body, headers=account.headers)
+
+    assert insert(600).status_code == 200
+    refused = insert(600, "elsewhere")
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "QUOTA_EXCEEDED"
+    assert error["details"] == {"quota": "documents", "limit": QUOTA, "existing": 600, "adding": 600}
+    crud = {"database_id": database_id, "collection_name": "batches", "data": [{"n": 1}] * 401}
+    rest = http.post("/api/crud", json=crud, headers=account.headers)
+    assert rest.status_code == 403, rest.text
+    assert rest.json()["error"]["code"] == "QUOTA_EXCEEDED"
+    assert _count(http, account, database_id) == {"items": 0, "batches": 600}
+    assert insert(400).status_code == 200, "up to the quota fits"
+
+
 def test_the_quota_counts_what_the_account_already_holds(
     quota_account: tuple[httpx.Client, Account, str],
 ) -> None:

@@ -154,7 +154,10 @@ def test_nested_fields() -> None:
         FieldSpec(name="address.zip", type=F.INTEGER),
         strict=True,
     )
-    check_both(v, {"address": {"city": "Oslo", "zip": 150, "extra": 1}})
+    check_both(v, {"address": {"city": "Oslo", "zip": 150}})
+    with pytest.raises(ValidationError) as nested:  # strict holds at every depth (issue 14)
+        check_both(v, {"address": {"city": "Oslo", "zip": 150, "extra": 1}})
+    assert nested.value.details["field"] == "address.extra"
     with pytest.raises(ValidationError) as raised:
         check_both(v, {"address": {"city": 5}})
     assert raised.value.details["field"] == "address.city"

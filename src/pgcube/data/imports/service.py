@@ -22,7 +22,7 @@ Limits (RELIABILITY H1, H2, H6; ``docs/adr/0014-import-limits.md``):
 * the file may hold at most ``max_import_decompressed_bytes`` of text once
   gzip is undone (413), and the account at most ``quota_documents`` documents
   once the import is in (403 ``QUOTA_EXCEEDED``; estimated, see
-  ``staging.account_documents``) — either way nothing is written.
+  ``repository.account_documents``) — either way nothing is written.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ from typing import Any, Final
 import msgspec
 
 from pgcube.auth.principal import Principal
+from pgcube.data import repository
 from pgcube.data.documents import Validator, prepare_one
 from pgcube.data.imports import staging
 from pgcube.data.imports.reader import DocumentReader, located
+from pgcube.data.quota import quota_error
 from pgcube.db.session import Session
-from pgcube.errors import CollectionNotFound, DuplicateKey, PgcubeError, QuotaExceeded, ValidationError
+from pgcube.errors import CollectionNotFound, DuplicateKey, PgcubeError, ValidationError
 from pgcube.management import service as catalog
 from pgcube.management.models import Collection
 from pgcube.settings import Settings
@@ -145,7 +147,7 @@ async def import_documents(
     """
     quota = None
     if account_id is not None and mode is ImportMode.INSERT:  # upsert: replaced documents add nothing
-        quota = (settings.quota_documents, await staging.account_documents(conn, account_id))
+        quota = (settings.quota_documents, await repository.account_documents(conn, account_id))
     rows = Rows(chunks, settings, catalog.validator_for(collection), quota=quota)
     await staging.no_timeout(conn)
     await staging.create(conn)
@@ -172,21 +174,12 @@ async def _check_quota(
     mode: ImportMode,
 ) -> None:
     await staging.lock_quota(conn, account_id)
-    existing = await staging.account_documents(conn, account_id)
+    existing = await repository.account_documents(conn, account_id)
     adding = staged
     if mode is ImportMode.UPSERT and existing + adding > settings.quota_documents:
         adding = await staging.new_documents(conn, collection)  # replaced documents add nothing
     if existing + adding > settings.quota_documents:
-        raise quota_error(settings.quota_documents, existing, adding)
-
-
-def quota_error(limit: int, existing: int, adding: int, *, at_least: bool = False) -> QuotaExceeded:
-    more = f"at least {adding}" if at_least else str(adding)
-    return QuotaExceeded(
-        f"Quota exceeded: at most {limit} documents per account; it holds about {existing} and the "
-        f"file would add {more}. Nothing was imported",
-        details={"quota": "documents", "limit": limit, "existing": existing, "adding": adding},
-    )
+        raise quota_error(settings.quota_documents, existing, adding, what="the file")
 
 
 async def _move(conn: Connection, collection: Collection, mode: ImportMode) -> int:
@@ -307,7 +300,7 @@ class Rows:
         for document in documents:
             index = reader.index
             if limit is not None and existing + index >= limit:
-                raise quota_error(limit, existing, index + 1, at_least=True)
+                raise quota_error(limit, existing, index + 1, at_least=True, what="the file")
             if type(document) is dict and "_key" not in document:
                 document["_key"] = next(keys)
             try:

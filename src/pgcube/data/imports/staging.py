@@ -139,33 +139,6 @@ async def lock_quota(conn: Connection, account_id: str) -> None:
     )
 
 
-async def account_documents(conn: Connection, account_id: str) -> int:
-    """The documents of every collection of the account, estimated from PostgreSQL's statistics.
-
-    Per table, the larger of ``n_live_tup`` (kept by every insert and delete,
-    reported up to a second late) and the planner's ``reltuples`` scaled to
-    the table's current size (set by ANALYZE — which every import runs before
-    it commits — and kept across a statistics reset). One statement over
-    catalogs, whatever the number or size of the collections.
-    """
-    estimate = await conn.fetchval(
-        """SELECT coalesce(sum(greatest(
-                   coalesce(s.n_live_tup, 0),
-                   CASE WHEN c.reltuples > 0 AND c.relpages > 0
-                        THEN c.reltuples / c.relpages
-                             * (pg_relation_size(c.oid) / current_setting('block_size')::float8)
-                        ELSE 0 END)), 0)::bigint
-        FROM pgcube.databases d
-        JOIN pgcube.collections col ON col.database_id = d.id
-        JOIN pg_namespace n ON n.nspname = d.schema_name
-        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = col.name AND c.relkind = 'r'
-        LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-        WHERE d.account_id = $1::uuid""",
-        account_id,
-    )
-    return int(estimate)
-
-
 async def new_documents(conn: Connection, collection: Collection) -> int:
     """Upsert: the staged keys the collection does not hold yet (the documents it would gain)."""
     count: int = await conn.fetchval(
