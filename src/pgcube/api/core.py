@@ -17,7 +17,6 @@ from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import CacheControlHeader, Cookie, State
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
@@ -31,7 +30,6 @@ from pgcube.auth.service import DEVICE_COOKIE_TTL, AccountService, Deferred, Log
 from pgcube.schemas.core import (
     CreateKeyBody,
     EmailBody,
-    ErrorAnswer,
     KeyAnswer,
     LoginAnswer,
     LoginBody,
@@ -46,25 +44,6 @@ from pgcube.schemas.core import (
 )
 
 TAGS = ["accounts"]
-
-_ERROR_DESCRIPTIONS = {
-    400: "VALIDATION_ERROR, INVALID_JSON or INVALID_TOKEN",
-    401: "AUTHENTICATION_FAILED, INVALID_CREDENTIALS or TOKEN_EXPIRED",
-    403: "EMAIL_NOT_VERIFIED, QUOTA_EXCEEDED",
-    404: "NOT_FOUND, DATABASE_NOT_FOUND",
-    429: "RATE_LIMIT_EXCEEDED (details: limit, remaining, reset_at, retry_after; Retry-After header)",
-}
-
-
-def _errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers a route documents, in pgcube's envelope (not the framework's default)."""
-    return {
-        status: ResponseSpec(
-            data_container=ErrorAnswer, description=_ERROR_DESCRIPTIONS[status], generate_examples=False
-        )
-        for status in statuses
-    }
-
 
 NO_STORE = CacheControlHeader(no_store=True)
 """On every answer that carries a credential: no cache (browser or proxy) may keep it."""
@@ -98,7 +77,6 @@ def provide_transactions(state: State) -> Transactions:
 
 @post(
     "/register",
-    responses=_errors(400),
     operation_id="register",
     tags=TAGS,
     status_code=HTTP_201_CREATED,
@@ -110,7 +88,6 @@ async def register(data: JSONBody[RegisterBody], accounts: Accounts, tx: Tx) -> 
 
 @get(
     "/verify-email/{token:str}",
-    responses=_errors(400),
     operation_id="verifyEmail",
     tags=TAGS,
     summary="Verify an email address with the token from the verification email",
@@ -121,7 +98,6 @@ async def verify_email(token: FromPath[str], accounts: Accounts, tx: Tx) -> Mess
 
 @post(
     "/verify-email/resend",
-    responses=_errors(400),
     operation_id="resendVerificationEmail",
     tags=TAGS,
     status_code=HTTP_202_ACCEPTED,
@@ -138,7 +114,6 @@ async def resend_verification(
 
 @post(
     "/login",
-    responses=_errors(400, 401, 403, 429),
     operation_id="login",
     tags=TAGS,
     status_code=HTTP_200_OK,
@@ -178,7 +153,6 @@ async def _refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> R
 
 @post(
     "/token/refresh",
-    responses=_errors(400, 401),
     operation_id="refreshToken",
     tags=TAGS,
     status_code=HTTP_200_OK,
@@ -191,7 +165,6 @@ async def refresh(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> Re
 
 @post(
     "/auth/token/refresh",
-    responses=_errors(400, 401),
     operation_id="refreshTokenAlias",
     tags=TAGS,
     status_code=HTTP_200_OK,
@@ -204,7 +177,6 @@ async def refresh_alias(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx)
 
 @post(
     "/logout",
-    responses=_errors(400),
     operation_id="logout",
     tags=TAGS,
     status_code=HTTP_200_OK,
@@ -219,7 +191,6 @@ async def logout(data: JSONBody[RefreshBody], accounts: Accounts, tx: Tx) -> Mes
 
 @post(
     "/password-reset/request",
-    responses=_errors(400),
     operation_id="requestPasswordReset",
     tags=TAGS,
     status_code=HTTP_202_ACCEPTED,
@@ -233,7 +204,6 @@ async def request_password_reset(
 
 @post(
     "/password-reset/confirm",
-    responses=_errors(400),
     operation_id="confirmPasswordReset",
     tags=TAGS,
     status_code=HTTP_200_OK,
@@ -248,16 +218,13 @@ async def confirm_password_reset(
 # --- profile ----------------------------------------------------------------------------------------
 
 
-@get(
-    "/profile", responses=_errors(401), operation_id="getProfile", tags=TAGS, summary="The account's profile"
-)
+@get("/profile", operation_id="getProfile", tags=TAGS, summary="The account's profile")
 async def get_profile(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> ProfileAnswer:
     return await accounts.profile(tx, jwt_principal)
 
 
 @patch(
     "/profile",
-    responses=_errors(400, 401),
     operation_id="updateProfile",
     tags=TAGS,
     summary="Change firstName and/or lastName",
@@ -273,7 +240,6 @@ async def update_profile(
 
 @get(
     "/api/v1/keys",
-    responses=_errors(401),
     operation_id="listApiKeys",
     tags=TAGS,
     cache_control=NO_STORE,
@@ -285,7 +251,6 @@ async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> 
 
 @post(
     "/api/v1/keys",
-    responses=_errors(400, 401, 403, 404),
     operation_id="createApiKey",
     tags=TAGS,
     cache_control=NO_STORE,
@@ -300,7 +265,6 @@ async def create_key(
 
 @delete(
     "/api/v1/keys/{key_id:str}",
-    responses=_errors(401, 404),
     operation_id="revokeApiKey",
     tags=TAGS,
     status_code=HTTP_200_OK,

@@ -11,7 +11,6 @@ column (a password hash, a token hash) can leak by accident.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
 
@@ -104,14 +103,3 @@ class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # --- errors (for the OpenAPI document; pgcube.api.errors builds the bodies) -------------------
-
-
-class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
-    code: str
-    message: str
-    details: dict[str, Any]
-
-
-class ErrorAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    success: bool
-    error: ErrorDetail
