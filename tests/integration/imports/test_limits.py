@@ -28,7 +28,7 @@ import pytest
 from pgcube.data.imports.reader import DocumentReader
 from pgcube.data.imports.service import SPOOL_BYTES
 from pgcube.settings import Settings
-from tests.integration.hardening.conftest import ServeProcess, account_on
+from tests.integration.hardening.conftest import ServeProcess, account_on, create_database
 from tests.integration.imports.conftest import upload
 from tests.integration.imports.test_upload import (
     OPEN_TRANSACTIONS,
@@ -45,14 +45,6 @@ STALLED_CONTENT_LENGTH = 100_000_000
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def new_database(http: httpx.Client, account: Account, name: str = "items") -> str:
-    body = {"db_name": f"lim_{time.monotonic_ns() % 10**12}", "collections": [{"name": name}]}
-    response = http.post("/api/create_database", json=body, headers=account.headers)
-    assert response.status_code == 201, response.text
-    database_id: str = response.json()["database"]["id"]
-    return database_id
 
 
 def start_upload(
@@ -166,7 +158,7 @@ def test_ten_stalled_uploads_leave_every_other_request_fast(
     form fields and ten bytes of ``json_file``, then nothing. Before: each held a pooled connection
     and its transaction, and every other request was a 503 after five seconds."""
     account = new_account(stall_http, pg)
-    database_id = new_database(stall_http, account)
+    database_id = create_database(stall_http, account)
     headers = api_key_headers(create_api_key(stall_http, account))
     sockets = [start_upload(stall_server.port, headers, database_id, b'[{"name": ') for _ in range(10)]
     try:
@@ -201,7 +193,7 @@ def test_uploads_that_stall_mid_file_hold_at_most_half_the_pool(
     at most in the process, so a third is a 503 even from another account, and three of the
     pool's five connections stay free for everything else."""
     first, second = new_account(stall_http, pg), new_account(stall_http, pg)
-    databases = [new_database(stall_http, account) for account in (first, second)]
+    databases = [create_database(stall_http, account) for account in (first, second)]
     lines = ndjson_lines(40_000)
     assert len(lines) > SPOOL_BYTES
     # Into the existing collection: an import that creates one holds its database's catalog lock.
@@ -277,7 +269,7 @@ def test_an_upload_that_trickles_below_the_minimum_rate_is_abandoned(
     let it hold its import for as long as the client liked."""
     with slow_server.client() as http:
         account = new_account(http, pg)
-        database_id = new_database(http, account)
+        database_id = create_database(http, account)
         started = time.monotonic()
         answer = trickle(slow_server.port, account, database_id, b" ", every=0.1, within=10)
         elapsed = time.monotonic() - started
@@ -297,7 +289,7 @@ def test_an_upload_that_trickles_below_the_minimum_rate_is_abandoned(
 def test_an_upload_fast_enough_but_endless_meets_its_deadline(slow_server: LiveServer, pg: SyncPg) -> None:
     with slow_server.client() as http:
         account = new_account(http, pg)
-        database_id = new_database(http, account)
+        database_id = create_database(http, account)
         started = time.monotonic()
         answer = trickle(slow_server.port, account, database_id, b'{"n": 1}\n' * 200, every=0.2, within=15)
         elapsed = time.monotonic() - started
@@ -360,7 +352,7 @@ def test_a_gzip_of_spaces_is_refused_at_once_and_health_stays_fast(
     assert settings.database_url is not None
     with httpx.Client(base_url=serve_process.url, timeout=60) as http:
         account = account_on(http, settings.database_url)
-        database_id = new_database(http, account)
+        database_id = create_database(http, account)
         response, elapsed, health = watch_health(
             serve_process.url,
             lambda: upload(http, account.headers, database_id, SPACES_GZIP, filename="spaces.json.gz"),
@@ -387,7 +379,7 @@ def test_a_large_gzip_import_leaves_health_fast(serve_process: ServeProcess, set
     compressed = gzip.compress(body, 9)
     with httpx.Client(base_url=serve_process.url, timeout=120) as http:
         account = account_on(http, settings.database_url)
-        database_id = new_database(http, account)
+        database_id = create_database(http, account)
         response, _, health = watch_health(
             serve_process.url,
             lambda: upload(http, account.headers, database_id, compressed, collection="bulk"),
@@ -453,7 +445,7 @@ def quota_server(pg_url: str) -> Iterator[LiveServer]:
 def quota_account(quota_server: LiveServer, pg: SyncPg) -> Iterator[tuple[httpx.Client, Account, str]]:
     with quota_server.client() as http:
         account = new_account(http, pg)
-        yield http, account, new_database(http, account)
+        yield http, account, create_database(http, account)
 
 
 def _count(http: httpx.Client, account: Account, database_id: str) -> dict[str, int]:
