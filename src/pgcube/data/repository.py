@@ -17,7 +17,7 @@ import asyncpg
 from pgcube.data.documents import Prepared
 from pgcube.management.models import Collection
 from pgcube.management.naming import TRASH_TABLE, qualified
-from pgcube.query import Compiled, FindQuery, UpdateQuery, document_sql
+from pgcube.query import UPDATE_REFUSED, Compiled, FindQuery, UpdateQuery, document_sql
 
 Connection = Any
 """An asyncpg connection (asyncpg ships no type information)."""
@@ -48,9 +48,19 @@ async def count(conn: Connection, query: Compiled) -> int:
     return total
 
 
+class UpdateRefused(Exception):
+    """A guarded update broke a declared field or the size limit: PostgreSQL undid it."""
+
+
 async def update(conn: Connection, query: UpdateQuery) -> list[Any]:
-    """Rows ``(doc, invalid)`` of every updated document."""
-    rows: list[Any] = await conn.fetch(query.statement.sql, *query.statement.params)
+    """Rows ``(doc, invalid)`` of every updated document; ``UpdateRefused`` when a guarded
+    statement failed its guard."""
+    try:
+        rows: list[Any] = await conn.fetch(query.statement.sql, *query.statement.params)
+    except asyncpg.PostgresError as exc:
+        if query.guarded and getattr(exc, "sqlstate", None) == UPDATE_REFUSED:
+            raise UpdateRefused() from exc
+        raise
     return rows
 
 

@@ -206,24 +206,39 @@ class DocumentService:
         return Inserted(documents, [p.key for p in prepared])
 
     async def update(self, where: Target, command: commands.Update) -> list[bytes]:
-        """Apply the mutation to every match: one statement, whose results are checked before the
-        transaction may commit (a broken declared field or an oversized document undoes it)."""
+        """Apply the mutation to every match in one statement (ADR 0013).
+
+        A broken declared field or an oversized document undoes it: on its own, the statement
+        is guarded by PostgreSQL (``pgcube.update_holds``) and needs no transaction; when the
+        guard trips — or inside a transaction, or on a strict collection, whose whole documents
+        are checked here — it runs in a transaction whose results are checked before it may
+        commit, which names the field and the document."""
         self._check_consent(where, command.criteria, command.pointers, command.everything)
         collection = where.collection
         required = frozenset(spec.name for spec in collection.fields if spec.required)
-        compiled = query.compile_update(
-            where.compiled,
-            command.criteria,
-            command.mutation,
-            pointer=command.pointers.criteria,
-            update_pointer=command.mutation_pointer,
-            required=required,
-            limits=limits(self.settings),
-        )
+
+        def compiled(guarded: bool) -> query.UpdateQuery:
+            return query.compile_update(
+                where.compiled,
+                command.criteria,
+                command.mutation,
+                pointer=command.pointers.criteria,
+                update_pointer=command.mutation_pointer,
+                required=required,
+                limits=limits(self.settings),
+                max_document_bytes=self.settings.max_document_bytes if guarded else None,
+            )
+
         if collection.strict:
-            _check_strict_paths(collection, compiled.paths, command.mutation_pointer)
+            _check_strict_paths(collection, compiled(False).paths, command.mutation_pointer)
+        elif not self.session.in_transaction:
+            try:
+                rows = await repository.update(await self.session.connection(), compiled(True))
+                return [row["doc"] for row in rows]
+            except repository.UpdateRefused:
+                pass  # undone by PostgreSQL; run it again to say why
         async with self.session.transaction() as conn:
-            rows = await repository.update(conn, compiled)
+            rows = await repository.update(conn, compiled(False))
             self._check_updated(collection, rows, command.mutation_pointer)
         return [row["doc"] for row in rows]
 

@@ -44,6 +44,11 @@ class Session:
         self._in_transaction = False
         self._request_transaction: Any = None
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether statements now run inside ``BEGIN`` … ``COMMIT`` (a failed one would end it)."""
+        return self._in_transaction
+
     async def connection(self) -> Connection:
         """The request's connection (acquired now if need be; 503 past the acquire timeout)."""
         if self._conn is None:

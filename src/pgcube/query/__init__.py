@@ -42,12 +42,13 @@ from pgcube.query.fields import (
     index_expression,
 )
 from pgcube.query.ir import Limits
-from pgcube.query.mutate import UpdateQuery, compile_update
+from pgcube.query.mutate import UPDATE_REFUSED, UpdateQuery, compile_update
 
 __all__ = [
     "DDO_POINTERS",
     "REST_POINTERS",
     "SQL_CACHE",
+    "UPDATE_REFUSED",
     "Collection",
     "Compiled",
     "FieldType",

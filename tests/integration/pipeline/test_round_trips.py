@@ -149,6 +149,15 @@ WRITES: dict[str, tuple[str, Any]] = {
         "INSERT",
         lambda n: {"op": "collection.insert", "collection": "items", "data": {"n": n}},
     ),
+    "update by _key": (
+        "UPDATE",
+        lambda n: {
+            "op": "collection.update",
+            "collection": "items",
+            "match": {"_key": "k050"},
+            "data": {"n": n},
+        },
+    ),
     "delete by _key": (
         "DELETE",
         lambda n: {"op": "collection.delete", "collection": "items", "match": {"_key": f"k{100 + n:03d}"}},

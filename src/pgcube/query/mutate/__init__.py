@@ -24,6 +24,14 @@ depends on the order of the keys.
 
 from pgcube.query.mutate.parse import OPERATORS, parse_mutation
 from pgcube.query.mutate.steps import MAX_ARRAY_PADDING, Step
-from pgcube.query.mutate.update import UpdateQuery, compile_update
+from pgcube.query.mutate.update import UPDATE_REFUSED, UpdateQuery, compile_update
 
-__all__ = ["MAX_ARRAY_PADDING", "OPERATORS", "Step", "UpdateQuery", "compile_update", "parse_mutation"]
+__all__ = [
+    "MAX_ARRAY_PADDING",
+    "OPERATORS",
+    "UPDATE_REFUSED",
+    "Step",
+    "UpdateQuery",
+    "compile_update",
+    "parse_mutation",
+]

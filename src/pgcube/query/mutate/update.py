@@ -20,10 +20,19 @@ from pgcube.query.sql import Params, case, cast, col, fn, string, typeof
 
 class UpdateQuery(msgspec.Struct, frozen=True, kw_only=True):
     """``UPDATE ... RETURNING doc, invalid``: ``doc`` the updated document (JSON bytes),
-    ``invalid`` the declared fields the update broke (text[]; any → 400 and roll back)."""
+    ``invalid`` the declared fields the update broke (text[]; any → 400 and roll back).
+
+    ``guarded``: the statement fails by itself (SQLSTATE ``PCU01``, raised by
+    ``pgcube.update_holds``) when a row breaks a declared field or grows past the size
+    limit, so it may run without a transaction around it."""
 
     statement: Compiled
     paths: tuple[tuple[str, ...], ...]
+    guarded: bool = False
+
+
+UPDATE_REFUSED = "PCU01"
+"""The SQLSTATE of ``pgcube.update_holds`` (migration 0005)."""
 
 
 def compile_update(
@@ -35,9 +44,17 @@ def compile_update(
     update_pointer: str = "/data",
     required: frozenset[str] = frozenset(),
     limits: Limits = DEFAULT_LIMITS,
+    max_document_bytes: int | None = None,
 ) -> UpdateQuery:
     """One ``UPDATE ... SET data = <mutation>, _modified_at = now() WHERE <criteria>
-    RETURNING doc, invalid`` for every matching document."""
+    RETURNING doc, invalid`` for every matching document. With ``max_document_bytes``, the
+    statement is guarded (``UpdateQuery.guarded``)::
+
+        WITH updated AS (UPDATE ... RETURNING doc, invalid)
+        SELECT doc, invalid FROM updated
+        WHERE pgcube.update_holds(invalid, octet_length(doc::text), $n)
+    """
+    guarded = max_document_bytes is not None
     node = plan_criteria(collection, criteria, pointer, limits)
     steps = parse_mutation(update, update_pointer, limits)
     written = [s.path for s in steps] + [s.target for s in steps if isinstance(s, Copy)]
@@ -53,6 +70,7 @@ def compile_update(
         node.shape,
         tuple(s.shape for s in steps),
         tuple((n, k.value, r) for n, k, r in checked),
+        guarded,
     )
 
     def build() -> str:
@@ -75,14 +93,26 @@ def compile_update(
                 ]
             ),
         )
-        return sql.render(statement)
+        if not guarded:
+            return sql.render(statement)
+        size = fn("octet_length", cast(col("doc"), "text"))
+        holds = fn("pgcube.update_holds", col("invalid"), size, params.take("integer"))
+        return sql.render(
+            exp.select(col("doc"), col("invalid"))
+            .from_("updated")
+            .where(holds)
+            .with_("updated", as_=statement)
+        )
 
     text = SQL_CACHE.get(key, build)
     values: list[Any] = []
     node.collect(values)
     for step in steps:
         step.collect(values)
-    return UpdateQuery(statement=Compiled(text, tuple(_numeric(v) for v in values)), paths=tuple(written))
+    values = [_numeric(v) for v in values]
+    if guarded:
+        values.append(max_document_bytes)
+    return UpdateQuery(statement=Compiled(text, tuple(values)), paths=tuple(written), guarded=guarded)
 
 
 def _numeric(value: Any) -> Any:
