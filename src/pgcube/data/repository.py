@@ -16,8 +16,9 @@ import asyncpg
 
 from pgcube.data.documents import Prepared
 from pgcube.management.models import Collection
-from pgcube.management.naming import TRASH_TABLE, qualified
+from pgcube.management.naming import TRASH_TABLE
 from pgcube.query import Compiled, FindQuery, UpdateQuery, document_sql
+from pgcube.query.sql import qualified
 
 Connection = Any
 """An asyncpg connection (asyncpg ships no type information)."""

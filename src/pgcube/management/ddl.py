@@ -38,8 +38,9 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from pgcube.management.models import SCALAR_TYPES, FieldSpec
-from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident, quote_literal, relation_name
+from pgcube.management.naming import TRASH_TABLE, quote_literal, relation_name
 from pgcube.query.fields import ROW_COLUMNS, index_definition_sql
+from pgcube.query.sql import qualified, quote_ident
 
 DOCUMENT_COLUMNS = ROW_COLUMNS
 """The columns of every collection table, in order."""
