@@ -39,9 +39,6 @@ DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 TRASH_TABLE = "_trash"
 SCHEMA_SUFFIX_HEX = 6
 
-SYSTEM_FIELDS = SYSTEM_NAMES  # one definition: the compiler's
-"""Names pgcube maintains itself (``_id`` is the filter alias of ``_key``): never declarable."""
-
 _RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})
 
 
@@ -87,7 +84,7 @@ def check_field_name(name: str, *, field: str = "name") -> str:
             "'_' or '-'), joined by '.' for a nested key",
             details={"field": field, "value": _shown(name)},
         )
-    if name.split(".", 1)[0] in SYSTEM_FIELDS:
+    if name.split(".", 1)[0] in SYSTEM_NAMES:
         raise ValidationError(
             f"{name!r} is a system field and cannot be declared", details={"field": field, "value": name}
         )
