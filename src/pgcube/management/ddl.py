@@ -38,9 +38,10 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from pgcube.management.models import SCALAR_TYPES, FieldSpec
-from pgcube.management.naming import TRASH_TABLE, quote_literal, relation_name
+from pgcube.management.naming import quote_literal, relation_name
 from pgcube.query.fields import NULLABLE_FIELDS, ROW_COLUMNS, SYSTEM_COLUMNS, index_definition_sql
 from pgcube.query.sql import qualified, quote_ident
+from pgcube.query.writes import TRASH_TABLE
 
 TRASH_COLUMNS = ("collection", "_ref", "kind", *ROW_COLUMNS, "trashed_at")
 """The columns of every ``_trash`` table, in order."""

@@ -28,6 +28,7 @@ import time
 from pgcube.errors import ValidationError
 from pgcube.query.fields import SYSTEM_NAMES
 from pgcube.query.sql import MAX_IDENTIFIER_BYTES
+from pgcube.query.writes import TRASH_TABLE
 
 DATABASE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 COLLECTION_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -36,7 +37,6 @@ FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_-
 MAX_FIELD_NAME = 255
 DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 
-TRASH_TABLE = "_trash"
 SCHEMA_SUFFIX_HEX = 6
 
 _RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})
