@@ -13,10 +13,12 @@ from typing import Any
 
 import asyncpg
 
+from pgcube.db import statements
 from pgcube.query import TRASH_TABLE, Compiled, FindQuery, UpdateQuery, compile_purge_trash
 
 Connection = Any
 """An asyncpg connection (asyncpg ships no type information)."""
+SQL = statements.load("data")
 
 
 async def insert(conn: Connection, statement: Compiled) -> list[bytes]:
@@ -54,11 +56,7 @@ async def purge_trash(conn: Connection, *, older_than: int) -> int:
     Each database in its own savepoint: one dropped concurrently (or a catalog
     row without its schema) is skipped, not a reason to purge nothing.
     """
-    schemas = await conn.fetch(
-        "SELECT schema_name FROM pgcube.databases "
-        "WHERE to_regclass(format('%I.%I', schema_name, $1::text)) IS NOT NULL ORDER BY schema_name",
-        TRASH_TABLE,
-    )
+    schemas = await conn.fetch(SQL.trash_schemas, TRASH_TABLE)
     purged = 0
     for row in schemas:
         try:
@@ -83,19 +81,4 @@ async def account_documents(conn: Connection, account_id: str) -> int:
     it commits — and kept across a statistics reset). One statement over
     catalogs, whatever the number or size of the collections.
     """
-    estimate = await conn.fetchval(
-        """SELECT coalesce(sum(greatest(
-                   coalesce(s.n_live_tup, 0),
-                   CASE WHEN c.reltuples > 0 AND c.relpages > 0
-                        THEN c.reltuples / c.relpages
-                             * (pg_relation_size(c.oid) / current_setting('block_size')::float8)
-                        ELSE 0 END)), 0)::bigint
-        FROM pgcube.databases d
-        JOIN pgcube.collections col ON col.database_id = d.id
-        JOIN pg_namespace n ON n.nspname = d.schema_name
-        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = col.name AND c.relkind = 'r'
-        LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-        WHERE d.account_id = $1::uuid""",
-        account_id,
-    )
-    return int(estimate)
+    return int(await conn.fetchval(SQL.account_documents, account_id))
