@@ -1,12 +1,7 @@
-"""The document writes that are not updates: insert, delete, into the trash and back, one
-statement each, built as trees with the compiler's parameter numbering (``sql.Params``) and
-cached by shape like every other statement of the compiler.
-
-The trash (``management.ddl``): one ``_trash`` table per schema holds the rows of deleted and
-archived documents, under the ``_ref`` of the operation that moved them, so that one statement
-(``WITH moved AS (DELETE ... RETURNING <row>) INSERT INTO _trash ...``) moves them and one
-moves them back.
-"""
+"""The document writes other than updates — insert, delete, into the trash and back — one
+statement each, as trees with the compiler's parameter numbering, cached by shape. The trash
+(``management.ddl``): one ``_trash`` table per schema holds the rows of deleted and archived
+documents under the ``_ref`` of the operation that moved them."""
 
 from __future__ import annotations
 
@@ -20,6 +15,7 @@ from pgcube.query.cache import SQL_CACHE
 from pgcube.query.compiler import Collection, Compiled, plan_criteria
 from pgcube.query.fields import ROW_COLUMNS, document_expression
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
+from pgcube.query.nodes import PNode
 from pgcube.query.sql import Params, col, string
 
 TRASH_TABLE = "_trash"
@@ -56,9 +52,7 @@ def compile_delete(
     text = SQL_CACHE.get(
         key, lambda: sql.render(exp.delete(_table(collection), where=node.render(col("data"), Params())))
     )
-    values: list[Any] = []
-    node.collect(values)
-    return Compiled(text, tuple(values))
+    return Compiled(text, _values(node))
 
 
 def compile_trash(
@@ -84,9 +78,7 @@ def compile_trash(
         return sql.render(statement.with_("moved", as_=moved, copy=False))
 
     text = SQL_CACHE.get(("trash", collection.schema, collection.table, node.shape), build)
-    values: list[Any] = []
-    node.collect(values)
-    return Compiled(text, (*values, collection.table, ref, kind))
+    return Compiled(text, _values(node, collection.table, ref, kind))
 
 
 def compile_restore(collection: Collection, ref: str, *, deleted_within: int) -> Compiled:
@@ -133,6 +125,12 @@ def compile_purge_trash(schema: str, *, older_than: int) -> Compiled:
         return sql.render(exp.delete(sql.qualified_table(schema, TRASH_TABLE), where=where))
 
     return Compiled(SQL_CACHE.get(("purge-trash", schema), build), (float(older_than),))
+
+
+def _values(node: PNode, *after: Any) -> tuple[Any, ...]:
+    values: list[Any] = []
+    node.collect(values)
+    return (*values, *after)
 
 
 def _table(collection: Collection) -> exp.Table:
