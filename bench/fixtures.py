@@ -21,7 +21,7 @@ import httpx
 
 from bench import datagen
 from pgcube.db.pool import connect
-from pgcube.management.naming import qualified
+from pgcube.query.sql import qualified
 from pgcube.settings import Settings
 
 READS = "products"

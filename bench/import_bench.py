@@ -41,7 +41,7 @@ import msgspec
 from bench import datagen, fixtures, servers
 from pgcube.db.pool import connect
 from pgcube.management import ddl
-from pgcube.management.naming import qualified
+from pgcube.query.sql import qualified
 from pgcube.settings import Settings
 
 DOC = servers.REPO / "docs" / "benchmarks.md"

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` answers (RELIABILITY F5): SQL for the ``pgcube.idempotency_keys`` table.
+"""``Idempotency-Key`` answers (RELIABILITY F5): the ``pgcube.idempotency_keys`` table (``sql/data.sql``).
 
 ``claim`` inserts a placeholder row for (account, key) in the request's
 transaction. A concurrent request with the same key waits on that row until
@@ -13,7 +13,10 @@ from typing import Any
 
 import msgspec
 
+from pgcube.db import statements
+
 Connection = Any
+SQL = statements.load("data")
 
 
 class StoredAnswer(msgspec.Struct, frozen=True):
@@ -24,36 +27,16 @@ class StoredAnswer(msgspec.Struct, frozen=True):
 
 async def claim(conn: Connection, account_id: str, key: str, request_hash: bytes) -> StoredAnswer | None:
     """None when this request now owns the key; else the answer stored for it earlier."""
-    claimed = await conn.fetchval(
-        "INSERT INTO pgcube.idempotency_keys (account_id, key, request_hash, status, response) "
-        "VALUES ($1::uuid, $2, $3, 0, '') ON CONFLICT DO NOTHING RETURNING true",
-        account_id,
-        key,
-        request_hash,
-    )
-    if claimed:
+    if await conn.fetchval(SQL.claim_idempotency_key, account_id, key, request_hash):
         return None
-    row = await conn.fetchrow(
-        "SELECT request_hash, status, response FROM pgcube.idempotency_keys WHERE account_id = $1::uuid AND key = $2",
-        account_id,
-        key,
-    )
+    row = await conn.fetchrow(SQL.stored_answer, account_id, key)
     return StoredAnswer(bytes(row["request_hash"]), row["status"], bytes(row["response"]))
 
 
 async def store(conn: Connection, account_id: str, key: str, status: int, body: bytes) -> None:
-    await conn.execute(
-        "UPDATE pgcube.idempotency_keys SET status = $3, response = $4 WHERE account_id = $1::uuid AND key = $2",
-        account_id,
-        key,
-        status,
-        body,
-    )
+    await conn.execute(SQL.store_answer, account_id, key, status, body)
 
 
 async def purge(conn: Connection, older_than: int) -> int:
-    status: str = await conn.execute(
-        "DELETE FROM pgcube.idempotency_keys WHERE created_at <= now() - make_interval(secs => $1)",
-        float(older_than),
-    )
+    status: str = await conn.execute(SQL.purge_answers, float(older_than))
     return int(status.rsplit(" ", 1)[-1])

@@ -202,7 +202,10 @@ class DocumentService:
         prepared = self.prepare(where, command.documents)
         conn = await self.session.connection()
         await quota.INSERTS.admit(conn, where.account_id, len(prepared), self.settings.quota_documents)
-        documents = await repository.insert(conn, where.collection, prepared)
+        statement = query.compile_insert(
+            where.compiled, [p.key for p in prepared], [p.data for p in prepared]
+        )
+        documents = await repository.insert(conn, statement)
         return Inserted(documents, [p.key for p in prepared])
 
     async def update(self, where: Target, command: commands.Update) -> list[bytes]:
@@ -322,23 +325,29 @@ class DocumentService:
     async def remove(self, where: Target, command: commands.Remove) -> Removed:
         """Move the matches to the trash as ``kind`` (one statement), or delete them for good."""
         self._check_consent(where, command.criteria, command.pointers, command.everything)
-        compiled = query.compile_where(
-            where.compiled, command.criteria, pointer=command.pointers.criteria, limits=limits(self.settings)
-        )
+        criteria, pointer = command.criteria, command.pointers.criteria
         conn = await self.session.connection()
         if command.kind is None:
-            return Removed(None, await repository.delete(conn, where.collection, compiled))
+            statement = query.compile_delete(
+                where.compiled, criteria, pointer=pointer, limits=limits(self.settings)
+            )
+            return Removed(None, await repository.write(conn, statement))
         ref = uuid.uuid4().hex
-        moved = await repository.move_to_trash(conn, where.collection, compiled, ref=ref, kind=command.kind)
-        return Removed(ref, moved)
+        statement = query.compile_trash(
+            where.compiled,
+            criteria,
+            ref=ref,
+            kind=command.kind,
+            pointer=pointer,
+            limits=limits(self.settings),
+        )
+        return Removed(ref, await repository.write(conn, statement))
 
     async def restore(self, where: Target, command: commands.Restore) -> int:
-        restored = await repository.restore(
-            await self.session.connection(),
-            where.collection,
-            command.ref,
-            deleted_within=self.settings.trash_retention,
+        statement = query.compile_restore(
+            where.compiled, command.ref, deleted_within=self.settings.trash_retention
         )
+        restored = await repository.write(await self.session.connection(), statement)
         if restored == 0:
             raise NotFound(
                 "Nothing to restore under this _ref: it is unknown, or older than the retention",

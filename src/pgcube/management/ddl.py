@@ -38,13 +38,12 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from pgcube.management.models import SCALAR_TYPES, FieldSpec
-from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident, quote_literal, relation_name
-from pgcube.query.fields import ROW_COLUMNS, index_definition_sql
+from pgcube.management.naming import quote_literal, relation_name
+from pgcube.query.fields import NULLABLE_FIELDS, ROW_COLUMNS, SYSTEM_COLUMNS, index_definition_sql
+from pgcube.query.sql import qualified, quote_ident
+from pgcube.query.writes import TRASH_TABLE
 
-DOCUMENT_COLUMNS = ROW_COLUMNS
-"""The columns of every collection table, in order."""
-
-TRASH_COLUMNS = ("collection", "_ref", "kind", *DOCUMENT_COLUMNS, "trashed_at")
+TRASH_COLUMNS = ("collection", "_ref", "kind", *ROW_COLUMNS, "trashed_at")
 """The columns of every ``_trash`` table, in order."""
 
 TRASH_KINDS = ("deleted", "archived")
@@ -90,6 +89,16 @@ def field_index_name(table: str, field: str) -> str:
     return relation_name(table, f"f${field}")
 
 
+def _system_columns(*, defaults: bool) -> str:
+    """The system columns of a table's definition (``query.fields.SYSTEM_COLUMNS``), one a line;
+    with ``defaults``, the timestamps default to now() (a collection's table, not its trash)."""
+    lines = []
+    for name, kind in SYSTEM_COLUMNS.items():
+        column = f"    {name:<14}{kind}{'' if name in NULLABLE_FIELDS else ' NOT NULL'}"
+        lines.append(column + (" DEFAULT now()" if defaults and kind == "timestamptz" else "") + ",")
+    return "\n".join(lines)
+
+
 def create_schema(schema: str, *, database_name: str, database_id: str, owner: str) -> list[str]:
     """The schema, its comment (naming the database and its owner) and its ``_trash`` table."""
     comment = f"pgcube database {database_name!r} (id {database_id}), owner {owner}"
@@ -110,10 +119,7 @@ def create_trash(schema: str, *, database_name: str) -> list[str]:
     collection    text NOT NULL,
     _ref          text NOT NULL,
     kind          text NOT NULL CONSTRAINT {kind_check} CHECK (kind IN ({kinds})),
-    _key          text NOT NULL,
-    _userkey      text,
-    _created_at   timestamptz NOT NULL,
-    _modified_at  timestamptz NOT NULL,
+{_system_columns(defaults=False)}
     data          jsonb NOT NULL,
     trashed_at    timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT {quote_ident(primary_key_name(TRASH_TABLE))} PRIMARY KEY (_ref, collection, _key)
@@ -132,10 +138,7 @@ def create_collection(
     data_is_object = quote_ident(relation_name(table, "object"))
     statements = [
         f"""CREATE TABLE {qualified_table} (
-    _key          text NOT NULL,
-    _userkey      text,
-    _created_at   timestamptz NOT NULL DEFAULT now(),
-    _modified_at  timestamptz NOT NULL DEFAULT now(),
+{_system_columns(defaults=True)}
     data          jsonb NOT NULL CONSTRAINT {data_is_object} CHECK (jsonb_typeof(data) = 'object'),
     CONSTRAINT {quote_ident(primary_key_name(table))} PRIMARY KEY (_key)
 )""",
@@ -239,7 +242,6 @@ def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]
 
 
 __all__ = [
-    "DOCUMENT_COLUMNS",
     "GIN_OPTIONS",
     "GIN_PENDING_LIST_KB",
     "TRASH_COLUMNS",

@@ -10,8 +10,9 @@ from datetime import datetime
 
 import msgspec
 
-from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident
 from pgcube.query.fields import SCALAR_TYPES, FieldType
+from pgcube.query.sql import qualified, quote_ident
+from pgcube.query.writes import TRASH_TABLE
 
 __all__ = ["SCALAR_TYPES", "Collection", "Database", "FieldSpec", "FieldType"]
 

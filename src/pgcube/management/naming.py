@@ -1,10 +1,11 @@
-"""The only gate for names, and the only place that quotes SQL identifiers and literals.
+"""The only gate for names, and the only place that quotes SQL literals.
 
 Every name a client chooses (a database's ``db_name``, a collection, a
 declared field) passes one of the ``check_*`` functions below before it goes
-anywhere near SQL; every identifier pgcube puts in SQL text is quoted by
-:func:`quote_ident` (SPEC §1, RELIABILITY D2). Nothing else in pgcube builds
-an identifier or a literal by hand.
+anywhere near SQL; every identifier pgcube puts in SQL is quoted by
+``pgcube.query.sql.identifier`` (text: ``quote_ident``, ``qualified``), the one
+quoting function the compiler and the DDL share (SPEC §1, RELIABILITY D2).
+Nothing else in pgcube builds an identifier or a literal by hand.
 
 Physical names:
 
@@ -26,9 +27,8 @@ import time
 
 from pgcube.errors import ValidationError
 from pgcube.query.fields import SYSTEM_NAMES
-
-MAX_IDENTIFIER_BYTES = 63
-"""PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated."""
+from pgcube.query.sql import MAX_IDENTIFIER_BYTES
+from pgcube.query.writes import TRASH_TABLE
 
 DATABASE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 COLLECTION_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -37,11 +37,7 @@ FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_-
 MAX_FIELD_NAME = 255
 DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 
-TRASH_TABLE = "_trash"
 SCHEMA_SUFFIX_HEX = 6
-
-SYSTEM_FIELDS = SYSTEM_NAMES  # one definition: the compiler's
-"""Names pgcube maintains itself (``_id`` is the filter alias of ``_key``): never declarable."""
 
 _RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})
 
@@ -88,7 +84,7 @@ def check_field_name(name: str, *, field: str = "name") -> str:
             "'_' or '-'), joined by '.' for a nested key",
             details={"field": field, "value": _shown(name)},
         )
-    if name.split(".", 1)[0] in SYSTEM_FIELDS:
+    if name.split(".", 1)[0] in SYSTEM_NAMES:
         raise ValidationError(
             f"{name!r} is a system field and cannot be declared", details={"field": field, "value": name}
         )
@@ -125,18 +121,6 @@ def relation_name(table: str, suffix: str) -> str:
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     keep = MAX_IDENTIFIER_BYTES - len(digest) - 1
     return f"{name.encode()[:keep].decode(errors='ignore')}~{digest}"
-
-
-def quote_ident(name: str) -> str:
-    """``name`` as a double-quoted SQL identifier. The only identifier quoting in pgcube."""
-    if not name or "\x00" in name or len(name.encode()) > MAX_IDENTIFIER_BYTES:
-        raise ValueError(f"not a usable identifier: {name!r}")
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(schema: str, name: str) -> str:
-    """``"schema"."name"``."""
-    return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
 def quote_literal(value: str) -> str:

@@ -2,7 +2,8 @@
 
 Every function takes the request's connection, already inside its
 transaction (``pgcube.api.deps.provide_transaction``): catalog rows and DDL
-commit or roll back together.
+commit or roll back together. The catalog's statements are named in
+``sql/management.sql``; the two that name a schema's table are built here.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from pgcube.db import statements
 from pgcube.management import ddl
 from pgcube.management.models import Collection, Database, FieldSpec, FieldType
 
 Connection = Any
 """An asyncpg connection (asyncpg ships no type information); the service layer passes it through."""
 
-_SELECT_DATABASE = """SELECT id, account_id::text AS account_id, name, schema_name, created_at
-FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid"""
+SQL = statements.load("management")
 
 
 def _database(row: asyncpg.Record) -> Database:
@@ -37,23 +38,17 @@ def _database(row: asyncpg.Record) -> Database:
 # --- locks -------------------------------------------------------------------------------
 async def lock_account(conn: Connection, account_id: str) -> None:
     """Serialise this account's database creations until the transaction ends (quota, names)."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('pgcube.account:' || $1::text, 0))", account_id
-    )
+    await conn.execute(SQL.lock_account, account_id)
 
 
 # --- databases ---------------------------------------------------------------------------
 async def account_email(conn: Connection, account_id: str) -> str | None:
-    email: str | None = await conn.fetchval(
-        "SELECT email FROM pgcube.accounts WHERE id = $1::uuid", account_id
-    )
+    email: str | None = await conn.fetchval(SQL.account_email, account_id)
     return email
 
 
 async def count_databases(conn: Connection, account_id: str) -> int:
-    count: int = await conn.fetchval(
-        "SELECT count(*) FROM pgcube.databases WHERE account_id = $1::uuid", account_id
-    )
+    count: int = await conn.fetchval(SQL.count_databases, account_id)
     return count
 
 
@@ -61,16 +56,7 @@ async def insert_database(
     conn: Connection, *, database_id: str, account_id: str, name: str, schema_name: str
 ) -> Database | None:
     """The new catalog row, or None when its name (for the account) or its schema name is taken."""
-    row = await conn.fetchrow(
-        """INSERT INTO pgcube.databases (id, account_id, name, schema_name)
-        VALUES ($1, $2::uuid, $3, $4)
-        ON CONFLICT DO NOTHING
-        RETURNING id, account_id::text AS account_id, name, schema_name, created_at""",
-        database_id,
-        account_id,
-        name,
-        schema_name,
-    )
+    row = await conn.fetchrow(SQL.insert_database, database_id, account_id, name, schema_name)
     return None if row is None else _database(row)
 
 
@@ -86,23 +72,13 @@ async def create_schema(conn: Connection, statements: Sequence[str]) -> bool:
 
 async def database_name_taken(conn: Connection, account_id: str, name: str) -> bool:
     """Whether the account has a database of this name, ignoring case."""
-    taken: bool = await conn.fetchval(
-        """SELECT EXISTS (
-            SELECT 1 FROM pgcube.databases WHERE account_id = $1::uuid AND lower(name) = lower($2)
-        )""",
-        account_id,
-        name,
-    )
+    taken: bool = await conn.fetchval(SQL.database_name_taken, account_id, name)
     return taken
 
 
 async def schema_name_taken(conn: Connection, schema_name: str) -> bool:
     """Whether a schema of that name exists, or the catalog has promised it to a database."""
-    taken: bool = await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
-            OR EXISTS (SELECT 1 FROM pgcube.databases WHERE schema_name = $1)""",
-        schema_name,
-    )
+    taken: bool = await conn.fetchval(SQL.schema_name_taken, schema_name)
     return taken
 
 
@@ -114,84 +90,27 @@ async def fetch_database(
     The lock (``FOR NO KEY UPDATE``) serialises DDL inside one database and
     makes it wait for a concurrent drop (then the row is gone: None).
     """
-    query = _SELECT_DATABASE + " FOR NO KEY UPDATE" if lock else _SELECT_DATABASE
-    row = await conn.fetchrow(query, database_id, account_id)
+    row = await conn.fetchrow(SQL.lock_database if lock else SQL.fetch_database, database_id, account_id)
     return None if row is None else _database(row)
 
 
 async def list_databases(
-    conn: Connection,
-    *,
-    account_id: str,
-    only_id: str | None,
-    search: str | None,
-    limit: int,
-    offset: int,
+    conn: Connection, *, account_id: str, only_id: str | None, search: str | None, limit: int, offset: int
 ) -> tuple[int, list[tuple[Database, int]]]:
     """(total matching, one page of (database, number of collections)), ordered by name."""
     args = (account_id, only_id, search)
-    total: int = await conn.fetchval(
-        """SELECT count(*) FROM pgcube.databases
-        WHERE account_id = $1::uuid
-          AND ($2::text IS NULL OR id = $2)
-          AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0)""",
-        *args,
-    )
-    rows = await conn.fetch(
-        """SELECT id, account_id::text AS account_id, name, schema_name, created_at,
-            (SELECT count(*) FROM pgcube.collections c WHERE c.database_id = d.id) AS num_collections
-        FROM pgcube.databases d
-        WHERE account_id = $1::uuid
-          AND ($2::text IS NULL OR id = $2)
-          AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0)
-        ORDER BY lower(name), id
-        LIMIT $4 OFFSET $5""",
-        *args,
-        limit,
-        offset,
-    )
+    total: int = await conn.fetchval(SQL.count_listed_databases, *args)
+    rows = await conn.fetch(SQL.list_databases, *args, limit, offset)
     return total, [(_database(row), row["num_collections"]) for row in rows]
 
 
 async def delete_database(conn: Connection, database: Database) -> None:
     """The schema and the catalog rows (collections, fields and scoped keys cascade)."""
     await conn.execute(ddl.drop_schema(database.schema_name))
-    await conn.execute("DELETE FROM pgcube.databases WHERE id = $1", database.id)
+    await conn.execute(SQL.delete_database, database.id)
 
 
 # --- collections -------------------------------------------------------------------------
-# A collection ``c`` (one row: the statements group by it) and its declared fields ``f``
-# as four parallel arrays, for ``_collection``.
-_COLLECTION_COLUMNS = """c.name, c.strict, c.created_at,
-       coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
-       coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
-       coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
-           AS f_required,
-       coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
-           AS f_indexed"""
-_JOIN_FIELDS = "LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name"
-
-
-def _collections_sql(condition: str) -> str:
-    return f"""SELECT {_COLLECTION_COLUMNS}
-FROM pgcube.collections c
-{_JOIN_FIELDS}
-WHERE c.database_id = $1 {condition}
-GROUP BY c.database_id, c.name
-ORDER BY c.name"""  # noqa: S608 (constants only; values are parameters)
-
-
-_COLLECTIONS = _collections_sql("")
-_COLLECTION = _collections_sql("AND c.name = $2")
-_CATALOG_ENTRY = f"""SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
-       d.created_at AS database_created_at, {_COLLECTION_COLUMNS}
-FROM pgcube.databases d
-LEFT JOIN pgcube.collections c ON c.database_id = d.id AND c.name = $2
-{_JOIN_FIELDS}
-WHERE d.id = $1
-GROUP BY d.id, c.database_id, c.name"""  # noqa: S608 (constants only; values are parameters)
-
-
 class CatalogEntry(msgspec.Struct, frozen=True):
     """A database and its collection of the asked name (None: it has none)."""
 
@@ -206,7 +125,7 @@ async def fetch_catalog_entry(conn: Connection, database_id: str, name: str) -> 
     The caller decides tenancy from ``database.account_id``: the row is cached
     for every principal, so it must not depend on who asked.
     """
-    row = await conn.fetchrow(_CATALOG_ENTRY, database_id, name)
+    row = await conn.fetchrow(SQL.catalog_entry, database_id, name)
     if row is None:
         return None
     database = Database(
@@ -216,11 +135,13 @@ async def fetch_catalog_entry(conn: Connection, database_id: str, name: str) -> 
         schema_name=row["schema_name"],
         created_at=row["database_created_at"],
     )
-    collection = None if row["name"] is None else _collection(database, row)
-    return CatalogEntry(database, collection)
+    return CatalogEntry(database, _collection(database, row))
 
 
-def _collection(database: Database, row: asyncpg.Record) -> Collection:
+def _collection(database: Database, row: asyncpg.Record) -> Collection | None:
+    """The collection of a ``catalog_entry`` row (None: the database has none of that name)."""
+    if row["name"] is None:
+        return None
     fields = tuple(
         FieldSpec(name=name, type=FieldType(type_), required=required, indexed=indexed)
         for name, type_, required, indexed in zip(
@@ -238,45 +159,35 @@ def _collection(database: Database, row: asyncpg.Record) -> Collection:
 
 
 async def fetch_collections(conn: Connection, database: Database) -> list[Collection]:
-    rows = await conn.fetch(_COLLECTIONS, database.id)
-    return [_collection(database, row) for row in rows]
+    rows = await conn.fetch(SQL.catalog_entry, database.id, None)
+    return [c for c in (_collection(database, row) for row in rows) if c is not None]
 
 
 async def fetch_collection(conn: Connection, database: Database, name: str) -> Collection | None:
-    row = await conn.fetchrow(_COLLECTION, database.id, name)
+    row = await conn.fetchrow(SQL.catalog_entry, database.id, name)
     return None if row is None else _collection(database, row)
 
 
 async def collection_names(conn: Connection, database: Database) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT name FROM pgcube.collections WHERE database_id = $1 ORDER BY name", database.id
-    )
+    rows = await conn.fetch(SQL.collection_names, database.id)
     return [row["name"] for row in rows]
 
 
 async def count_collections(conn: Connection, database_id: str) -> int:
-    count: int = await conn.fetchval(
-        "SELECT count(*) FROM pgcube.collections WHERE database_id = $1", database_id
-    )
+    count: int = await conn.fetchval(SQL.count_collections, database_id)
     return count
 
 
 async def insert_collection(conn: Connection, database: Database, collection: Collection) -> datetime | None:
     """The catalog rows of a new collection; None (nothing written) when the name is taken."""
     created_at: datetime | None = await conn.fetchval(
-        """INSERT INTO pgcube.collections (database_id, name, strict) VALUES ($1, $2, $3)
-        ON CONFLICT DO NOTHING RETURNING created_at""",
-        database.id,
-        collection.name,
-        collection.strict,
+        SQL.insert_collection, database.id, collection.name, collection.strict
     )
     if created_at is None:
         return None
     if collection.fields:
         await conn.executemany(
-            """INSERT INTO pgcube.fields
-                (database_id, collection_name, position, name, type, required, indexed)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            SQL.insert_field,
             [
                 (
                     database.id,
@@ -299,11 +210,7 @@ async def delete_collections(conn: Connection, database: Database, names: Sequen
     # Identifiers quoted by pgcube.management.naming; values are parameters.
     trash = f"DELETE FROM {database.sql_trash} WHERE collection = ANY($1::text[])"  # noqa: S608
     await conn.execute(trash, list(names))
-    await conn.execute(
-        "DELETE FROM pgcube.collections WHERE database_id = $1 AND name = ANY($2::text[])",
-        database.id,
-        list(names),
-    )
+    await conn.execute(SQL.delete_collections, database.id, list(names))
 
 
 async def create_tables(conn: Connection, statements: Sequence[str]) -> bool:
@@ -326,19 +233,7 @@ async def estimated_counts(conn: Connection, database: Database) -> dict[str, fl
     after a statistics reset it is 0, and the planner's own estimate
     (``reltuples`` scaled to the table's current size) takes over.
     """
-    rows = await conn.fetch(
-        """SELECT c.relname,
-               s.n_live_tup,
-               CASE WHEN c.reltuples >= 0 AND c.relpages > 0
-                    THEN c.reltuples / c.relpages
-                         * (pg_relation_size(c.oid) / current_setting('block_size')::float8)
-               END AS scaled
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-        WHERE n.nspname = $1 AND c.relkind = 'r'""",
-        database.schema_name,
-    )
+    rows = await conn.fetch(SQL.estimated_counts, database.schema_name)
     estimates: dict[str, float | None] = {}
     for row in rows:
         live: Any = row["n_live_tup"]

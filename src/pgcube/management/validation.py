@@ -43,7 +43,7 @@ import msgspec
 
 from pgcube.errors import ValidationError
 from pgcube.management.models import Collection, FieldSpec, FieldType
-from pgcube.management.naming import SYSTEM_FIELDS
+from pgcube.query.fields import SYSTEM_NAMES
 
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -197,7 +197,7 @@ class DocumentValidator:
         )
         # The top-level keys the declared fields live under, in order of first appearance.
         self._roots = tuple(dict.fromkeys(check.path[0] for check in self._checks))
-        self._allowed = frozenset(self._roots) | SYSTEM_FIELDS
+        self._allowed = frozenset(self._roots) | SYSTEM_NAMES
         self._shape = _shape(spec.name for spec in fields)
         self._decoder = msgspec.json.Decoder(_extraction_struct(self._roots, strict))
 
@@ -255,7 +255,7 @@ class DocumentValidator:
             if shape is None:
                 return None
             if key not in shape:
-                return None if depth == 0 and key in SYSTEM_FIELDS else ".".join(path[: depth + 1])
+                return None if depth == 0 and key in SYSTEM_NAMES else ".".join(path[: depth + 1])
             shape = shape[key]
         return None
 
@@ -307,7 +307,7 @@ def _extraction_struct(roots: tuple[str, ...], strict: bool) -> type[msgspec.Str
     declared: list[tuple[str, Any, Any]] = [(f"f{i}", Any, _MISSING) for i in range(len(roots))]
     rename = {f"f{i}": root for i, root in enumerate(roots)}
     if strict:
-        for j, name in enumerate(sorted(SYSTEM_FIELDS - set(roots))):
+        for j, name in enumerate(sorted(SYSTEM_NAMES - set(roots))):
             declared.append((f"s{j}", Any, None))
             rename[f"s{j}"] = name
     return msgspec.defstruct("DeclaredFields", declared, rename=rename, forbid_unknown_fields=strict)

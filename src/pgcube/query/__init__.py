@@ -11,10 +11,11 @@ Reading::
     total = await conn.fetchval(q.count.sql, *q.count.params) # unless count=False
     has_next = len(rows) > q.limit; next_cursor = q.next_cursor(rows[q.limit - 1]["cursor"])
 
-Writing: ``compile_where`` (DELETE / archive / INSERT ... SELECT), ``compile_update``
-(one ``UPDATE ... RETURNING`` for the mutation language), ``document_sql`` (the
-document with its system fields, for ``INSERT ... RETURNING``), and
-``index_definition_sql`` for the B-tree index of a declared field.
+Writing: ``compile_insert``, ``compile_delete``, ``compile_trash``, ``compile_restore``
+and ``compile_purge_trash`` (``writes``: one statement each), ``compile_update`` (one
+``UPDATE ... RETURNING`` for the mutation language); ``compile_where`` is the bare
+WHERE condition, ``document_sql`` the document with its system fields, and
+``index_definition_sql`` the B-tree index of a declared field.
 
 Every rejection is ``InvalidQuery`` (criteria, sort, projection, paging) or
 ``ValidationError`` (mutations) with ``details.pointer``.
@@ -43,11 +44,20 @@ from pgcube.query.fields import (
 )
 from pgcube.query.ir import Limits
 from pgcube.query.mutate import UPDATE_REFUSED, UpdateQuery, compile_update
+from pgcube.query.writes import (
+    TRASH_TABLE,
+    compile_delete,
+    compile_insert,
+    compile_purge_trash,
+    compile_restore,
+    compile_trash,
+)
 
 __all__ = [
     "DDO_POINTERS",
     "REST_POINTERS",
     "SQL_CACHE",
+    "TRASH_TABLE",
     "UPDATE_REFUSED",
     "Collection",
     "Compiled",
@@ -57,7 +67,12 @@ __all__ = [
     "Pointers",
     "UpdateQuery",
     "compile_count",
+    "compile_delete",
     "compile_find",
+    "compile_insert",
+    "compile_purge_trash",
+    "compile_restore",
+    "compile_trash",
     "compile_update",
     "compile_where",
     "decode_cursor",

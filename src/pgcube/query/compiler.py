@@ -112,13 +112,10 @@ def compile_where(
     *,
     pointer: str = "/match",
     limits: Limits = DEFAULT_LIMITS,
-    first_param: int = 1,
 ) -> Compiled:
-    """A WHERE condition (without the keyword) over the collection's table, parameters
-    numbered from ``first_param``: for DELETE, archive and INSERT ... SELECT into trash."""
+    """A WHERE condition (without the keyword) over the collection's table, parameters from ``$1``."""
     node = plan_criteria(collection, criteria, pointer, limits)
-    key = ("where", first_param, node.shape)
-    text = SQL_CACHE.get(key, lambda: sql.render(_where(node, Params(first_param))))
+    text = SQL_CACHE.get(("where", node.shape), lambda: sql.render(_where(node, Params())))
     values: list[Any] = []
     node.collect(values)
     return Compiled(text, tuple(values))

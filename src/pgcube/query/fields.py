@@ -218,12 +218,23 @@ def _trunc_div(a: int, b: int) -> int:
 # --- the document as the API returns it ---------------------------------------------------------
 
 ISO_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-SYSTEM_FIELDS = ("_key", "_userkey", "_created_at", "_modified_at")
+SYSTEM_COLUMNS = {
+    "_key": "text",
+    "_userkey": "text",
+    "_created_at": "timestamptz",
+    "_modified_at": "timestamptz",
+}
+"""The one definition of the system fields: the columns pgcube maintains in every collection table,
+in order, with their SQL types (``management.ddl`` creates them, the compiler reads them)."""
+SYSTEM_FIELDS = tuple(SYSTEM_COLUMNS)
 ROW_COLUMNS = (*SYSTEM_FIELDS, "data")
-"""The columns of every collection table, in order (``management.ddl`` creates them)."""
+"""The columns of every collection table, in order."""
 SYSTEM_NAMES = frozenset({*SYSTEM_FIELDS, "_id"})
 """The system fields and ``_id`` (the alias of ``_key`` in filters): names no user field may take."""
-TIMESTAMP_FIELDS = frozenset({"_created_at", "_modified_at"})
+TIMESTAMP_FIELDS = frozenset(name for name, kind in SYSTEM_COLUMNS.items() if kind == "timestamptz")
+TEXT_FIELDS = frozenset(name for name, kind in SYSTEM_COLUMNS.items() if kind == "text")
+NULLABLE_FIELDS = frozenset({"_userkey"})
+"""The only system column that may be NULL."""
 
 
 def system_value(name: str, table: str | None = None) -> exp.Expression:

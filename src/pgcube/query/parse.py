@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pgcube.query.fields import SYSTEM_COLUMNS
 from pgcube.query.ir import All, AnyOf, Cond, ElemMatch, Limits, Node, NoneOf, Op
 from pgcube.query.operators import BETWEEN, LOGICAL, QUERY_OPERATORS, REGEX_OPTIONS
 from pgcube.query.pointer import child, fail
 
 SYSTEM_ALIASES = {"_id": "_key"}
-SYSTEM_PATHS = frozenset({"_key", "_userkey", "_created_at", "_modified_at"})
 
 
 class _Parser:
@@ -142,7 +142,7 @@ class _Parser:
         path = prefix + tuple(parts)
         if not element:
             first = SYSTEM_ALIASES.get(path[0], path[0])
-            if first in SYSTEM_PATHS:
+            if first in SYSTEM_COLUMNS:
                 if len(path) > 1:
                     fail(f"{first} has no sub-fields", pointer)
                 return (first,)

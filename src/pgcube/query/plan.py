@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from pgcube.query import jsonpath
-from pgcube.query.fields import FieldType, iso_instant
+from pgcube.query.fields import NULLABLE_FIELDS, TEXT_FIELDS, TIMESTAMP_FIELDS, FieldType, iso_instant
 from pgcube.query.ir import RANGE_OPS, All, AnyOf, Cond, ElemMatch, Node, Op
 from pgcube.query.nodes import (
     FALSE,
@@ -40,7 +40,6 @@ from pgcube.query.validate import is_scalar, parse_timestamp
 _encode = msgspec.json.encode
 _RANGE_SYMBOLS = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 _LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
-_TIMESTAMP_COLUMNS = frozenset({"_created_at", "_modified_at"})
 
 
 class Planner:
@@ -67,9 +66,9 @@ class Planner:
     def condition(self, cond: Cond, top: bool) -> PNode:
         if top and cond.path[0].startswith("_") and len(cond.path) == 1:
             column = cond.path[0]
-            if column in ("_key", "_userkey"):
+            if column in TEXT_FIELDS:
                 return _text_column(column, cond)
-            if column in _TIMESTAMP_COLUMNS:
+            if column in TIMESTAMP_FIELDS:
                 return _timestamp_column(column, cond)
         op, path, value = cond.op, cond.path, cond.value
         if op is Op.EQ:
@@ -184,7 +183,7 @@ def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
 
 # --- system columns ---------------------------------------------------------------------------
 def _text_column(column: str, cond: Cond) -> PNode:
-    nullable = column == "_userkey"
+    nullable = column in NULLABLE_FIELDS
 
     def eq(v: Any) -> PNode:
         if v is None:

@@ -18,18 +18,12 @@ from typing import Any
 from sqlglot import exp
 
 from pgcube.query import sql
-from pgcube.query.fields import SCALAR_TYPES, FieldType, index_expression
+from pgcube.query.fields import NULLABLE_FIELDS, SCALAR_TYPES, SYSTEM_COLUMNS, FieldType, index_expression
 from pgcube.query.nodes import INDEX_SQL_TYPES
 from pgcube.query.pointer import child, fail
 from pgcube.query.sql import Params, and_, col, jsonb_literal, or_
 
 MAX_SORT_KEYS = 16
-_COLUMN_TYPES = {
-    "_key": "text",
-    "_userkey": "text",
-    "_created_at": "timestamptz",
-    "_modified_at": "timestamptz",
-}
 
 
 class SortKey:
@@ -41,10 +35,10 @@ class SortKey:
         self.path = path
         self.desc = desc
         self.field_type: FieldType | None = None
-        if len(path) == 1 and path[0] in _COLUMN_TYPES:
+        if len(path) == 1 and path[0] in SYSTEM_COLUMNS:
             self.kind = "column"
-            self.value_type = _COLUMN_TYPES[path[0]]
-            self.nullable = path[0] == "_userkey"
+            self.value_type = SYSTEM_COLUMNS[path[0]]
+            self.nullable = path[0] in NULLABLE_FIELDS
         elif declared.get(path) in SCALAR_TYPES:
             self.kind = "field"
             self.field_type = declared[path]
@@ -214,6 +208,6 @@ def _path(name: str, pointer: str) -> tuple[str, ...]:
         fail(f"{name!r} is not a valid sort path", pointer)
     if parts[0] == "_id":
         parts = ("_key", *parts[1:])
-    if parts[0] in _COLUMN_TYPES and len(parts) > 1:
+    if parts[0] in SYSTEM_COLUMNS and len(parts) > 1:
         fail(f"{parts[0]} has no sub-fields", pointer)
     return parts

@@ -8,6 +8,7 @@ themselves are collected elsewhere, in the same order (see ``render``).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlglot import exp
@@ -157,9 +158,33 @@ def select_one(*sources: exp.Expression, where: exp.Expression | None = None) ->
     return sel
 
 
+MAX_IDENTIFIER_BYTES = 63
+"""PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated."""
+
+
+def identifier(name: str) -> exp.Identifier:
+    """``name`` as a quoted identifier: the only identifier quoting in pgcube. Trees render it;
+    ``quote_ident`` renders it alone for the statements written as text (DDL, a few others).
+    Names come from the management gate (``management.naming``), never from request text."""
+    if not name or "\x00" in name or len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        raise ValueError(f"not a usable identifier: {name!r}")
+    return exp.to_identifier(name, quoted=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def quote_ident(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (``"a""b"``)."""
+    return render(identifier(name))
+
+
 def qualified_table(schema: str, table: str) -> exp.Table:
-    """A table named by the management gate, always quoted: never built from request text."""
-    return exp.Table(this=exp.to_identifier(table, quoted=True), db=exp.to_identifier(schema, quoted=True))
+    """``"schema"."table"`` as a tree."""
+    return exp.Table(this=identifier(table), db=identifier(schema))
+
+
+def qualified(schema: str, name: str) -> str:
+    """``"schema"."name"`` as text."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
 def render(node: exp.Expression) -> str:

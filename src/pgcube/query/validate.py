@@ -6,12 +6,13 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from pgcube.query.fields import TEXT_FIELDS, TIMESTAMP_FIELDS
 from pgcube.query.ir import RANGE_OPS, TEXT_OPS, All, AnyOf, Cond, ElemMatch, Limits, Node, NoneOf, Op
 from pgcube.query.operators import LIST_OPERATORS
 from pgcube.query.pointer import child, fail
 
-TIMESTAMP_PATHS = frozenset({("_created_at",), ("_modified_at",)})
-TEXT_COLUMN_PATHS = frozenset({("_key",), ("_userkey",)})
+TIMESTAMP_PATHS = frozenset((name,) for name in TIMESTAMP_FIELDS)
+TEXT_COLUMN_PATHS = frozenset((name,) for name in TEXT_FIELDS)
 _TIMESTAMP_OPS = frozenset({Op.EQ, Op.NE, Op.IN, Op.NIN, Op.ALL, Op.EXISTS}) | RANGE_OPS
 _TEXT_COLUMN_OPS = _TIMESTAMP_OPS | TEXT_OPS
 

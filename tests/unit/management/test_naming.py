@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pgcube.errors import ValidationError
 from pgcube.management import naming
+from pgcube.query.sql import quote_ident
 
 REFUSED_DATABASE_NAMES = [
     'a"b',
@@ -148,7 +149,7 @@ def test_long_relation_names_stay_within_63_bytes_and_distinct() -> None:
 def test_quote_ident_round_trips(name: str) -> None:
     if len(name.encode()) > 63:
         return
-    quoted = naming.quote_ident(name)
+    quoted = quote_ident(name)
     assert quoted.startswith('"')
     assert quoted.endswith('"')
     assert quoted[1:-1].replace('""', '"') == name
@@ -159,7 +160,7 @@ def test_quote_ident_round_trips(name: str) -> None:
 def test_quote_ident_refuses_what_postgres_would_truncate_or_reject() -> None:
     for bad in ("", "a" * 64, "a\x00b"):
         with pytest.raises(ValueError, match="identifier"):
-            naming.quote_ident(bad)
+            quote_ident(bad)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,19 @@ import pytest
 import sqlglot
 
 from pgcube.errors import InvalidQuery
-from pgcube.query import SQL_CACHE, Collection, compile_count, compile_find, compile_update, compile_where
+from pgcube.query import (
+    SQL_CACHE,
+    Collection,
+    compile_count,
+    compile_delete,
+    compile_find,
+    compile_insert,
+    compile_purge_trash,
+    compile_restore,
+    compile_trash,
+    compile_update,
+    compile_where,
+)
 
 GOLDEN = Path(__file__).with_name("golden_sql.json")
 COLL = Collection(
@@ -46,6 +58,11 @@ SHAPES: dict[str, Any] = {
     ),
     "update": lambda: compile_update(COLL, {"_key": "k"}, {"count:$incr": 1, "a.b": 2}).statement,
     "update_array_index": lambda: compile_update(COLL, {}, {"arr.2.x": 1, "old.1:$unset": True}).statement,
+    "insert": lambda: compile_insert(COLL, ["a", "b"], [b"{}", b"{}"]),
+    "delete": lambda: compile_delete(COLL, {"price:$gt": 5}),
+    "trash": lambda: compile_trash(COLL, {"category": "x"}, ref="r1", kind="archived"),
+    "restore": lambda: compile_restore(COLL, "r1", deleted_within=3600),
+    "purge_trash": lambda: compile_purge_trash(COLL.schema, older_than=3600),
 }
 
 

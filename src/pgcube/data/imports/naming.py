@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from pgcube.errors import ValidationError
-from pgcube.management.naming import MAX_IDENTIFIER_BYTES, check_collection_name
+from pgcube.management.naming import check_collection_name
+from pgcube.query.sql import MAX_IDENTIFIER_BYTES
 
 EXTENSIONS = (".json", ".ndjson", ".jsonl", ".gz")
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_]")
