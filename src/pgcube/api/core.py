@@ -24,9 +24,9 @@ from pgcube.api.deps import acquire
 from pgcube.api.ratelimit import client_address
 from pgcube.auth import throttle
 from pgcube.auth.guards import accounts_of
-from pgcube.auth.principal import Principal
 from pgcube.auth.repository import Transactions
 from pgcube.auth.service import DEVICE_COOKIE_TTL, AccountService, Deferred, LoginClient
+from pgcube.principal import Principal
 from pgcube.schemas.core import (
     CreateKeyBody,
     EmailBody,

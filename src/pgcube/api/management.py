@@ -19,9 +19,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import Method, OperationIDCreator
 from litestar.types.internal_types import PathParameterDefinition
 
-from pgcube.auth.principal import Principal
 from pgcube.management import service
 from pgcube.management.repository import Connection
+from pgcube.principal import Principal
 from pgcube.schemas.management import (
     AddCollectionAnswer,
     AddCollectionBody,

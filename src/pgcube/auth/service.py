@@ -44,7 +44,6 @@ from pgcube.auth import api_keys, email, throttle, tokens
 from pgcube.auth.email import MailSender
 from pgcube.auth.key_usage import KeyUsage
 from pgcube.auth.passwords import MAX_PASSWORD_BYTES, Passwords, check_password_rules, normalise
-from pgcube.auth.principal import Principal
 from pgcube.auth.repository import (
     AccountsRepository,
     KeyAuthRow,
@@ -55,6 +54,7 @@ from pgcube.auth.repository import (
 )
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session as DbSession
+from pgcube.principal import Principal
 from pgcube.schemas import core as schemas
 from pgcube.settings import Settings
 

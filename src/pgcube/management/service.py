@@ -27,7 +27,6 @@ from collections.abc import Sequence
 
 import msgspec
 
-from pgcube.auth.principal import Principal
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session
 from pgcube.errors import (
@@ -50,6 +49,7 @@ from pgcube.management.naming import (
 )
 from pgcube.management.repository import Connection
 from pgcube.management.validation import validator_for
+from pgcube.principal import Principal
 from pgcube.schemas.management import CollectionIn
 from pgcube.settings import Settings
 
