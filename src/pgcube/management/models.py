@@ -13,7 +13,7 @@ import msgspec
 from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident
 from pgcube.query.fields import SCALAR_TYPES, FieldType
 
-__all__ = ["SCALAR_TYPES", "Collection", "Database", "FieldSpec", "FieldType"]
+__all__ = ["SCALAR_TYPES", "Collection", "CollectionDefinition", "Database", "FieldSpec", "FieldType"]
 
 
 class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +28,14 @@ class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
     required: bool = False
     indexed: bool = False
     """Whether the field has a typed B-tree expression index (scalar types only)."""
+
+
+class CollectionDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    """A collection as a request declares it, before it belongs to a database."""
+
+    name: str
+    strict: bool
+    fields: tuple[FieldSpec, ...]
 
 
 class Database(msgspec.Struct, frozen=True, kw_only=True):
