@@ -6,14 +6,24 @@ the cache key of its validator (``pgcube.management.validation``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
 
-from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident
+from pgcube.management.naming import TRASH_TABLE, qualified, quote_ident, relation_name
 from pgcube.query.fields import SCALAR_TYPES, FieldType
 
-__all__ = ["SCALAR_TYPES", "Collection", "CollectionDefinition", "Database", "FieldSpec", "FieldType"]
+__all__ = [
+    "SCALAR_TYPES",
+    "Collection",
+    "CollectionDefinition",
+    "Database",
+    "FieldSpec",
+    "FieldType",
+    "IndexInfo",
+    "describe_indexes",
+]
 
 
 class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,3 +94,52 @@ class Collection(msgspec.Struct, frozen=True, kw_only=True):
             if spec.name == name:
                 return spec
         return None
+
+
+# --- the indexes of a collection's table (``pgcube.management.ddl`` creates them) ---------
+class IndexInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One index of a collection's table, as ``get_metadata`` describes it."""
+
+    name: str
+    method: str
+    """``btree`` or ``gin``."""
+    fields: tuple[str, ...]
+    unique: bool = False
+    type: FieldType | None = None
+    """The declared type of the field, for a typed field index."""
+
+
+def primary_key_name(table: str) -> str:
+    return relation_name(table, "pkey")
+
+
+def gin_index_name(table: str) -> str:
+    return relation_name(table, "data")
+
+
+def created_index_name(table: str) -> str:
+    return relation_name(table, "created")
+
+
+def field_index_name(table: str, field: str) -> str:
+    return relation_name(table, f"f${field}")
+
+
+def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]:
+    """The indexes ``ddl.create_collection`` makes, in its order: what ``get_metadata`` reports."""
+    indexes = [
+        IndexInfo(name=primary_key_name(table), method="btree", fields=("_key",), unique=True),
+        IndexInfo(name=gin_index_name(table), method="gin", fields=("data",)),
+        IndexInfo(name=created_index_name(table), method="btree", fields=("_created_at", "_key")),
+    ]
+    indexes.extend(
+        IndexInfo(
+            name=field_index_name(table, spec.name),
+            method="btree",
+            fields=(spec.name, "_key"),
+            type=spec.type,
+        )
+        for spec in fields
+        if spec.indexed
+    )
+    return indexes

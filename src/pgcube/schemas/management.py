@@ -10,7 +10,6 @@ from typing import Annotated
 
 import msgspec
 
-from pgcube.management.ddl import IndexInfo, describe_indexes
 from pgcube.management.models import (
     SCALAR_TYPES,
     Collection,
@@ -18,6 +17,8 @@ from pgcube.management.models import (
     Database,
     FieldSpec,
     FieldType,
+    IndexInfo,
+    describe_indexes,
 )
 
 MAX_FIELDS_PER_COLLECTION = 256
@@ -104,7 +105,7 @@ class IndexOut(msgspec.Struct, kw_only=True, omit_defaults=True):
             method=info.method,
             fields=list(info.fields),
             unique=info.unique,
-            type=FieldType(info.type) if info.type else None,
+            type=info.type,
         )
 
 

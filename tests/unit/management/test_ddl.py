@@ -6,7 +6,7 @@ import pytest
 
 from pgcube.errors import ValidationError
 from pgcube.management import ddl
-from pgcube.management.models import CollectionDefinition, FieldSpec, FieldType
+from pgcube.management.models import CollectionDefinition, FieldSpec, FieldType, describe_indexes
 from pgcube.management.service import check_definitions
 from pgcube.query.fields import index_definition_sql
 from pgcube.schemas.management import CollectionIn, FieldIn
@@ -73,7 +73,7 @@ def test_non_scalar_fields_have_no_index() -> None:
 
 def test_describe_indexes_matches_what_is_created() -> None:
     fields = [FieldSpec(name="email", type=F.STRING, indexed=True), FieldSpec(name="meta", type=F.OBJECT)]
-    names = [info.name for info in ddl.describe_indexes("users", fields)]
+    names = [info.name for info in describe_indexes("users", fields)]
     assert names == ["users$pkey", "users$data", "users$created", "users$f$email"]
     text = ddl.script(ddl.create_collection("s", "users", fields, database_name="d", database_id="c" * 24))
     for name in names:
