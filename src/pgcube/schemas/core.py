@@ -14,6 +14,8 @@ import datetime as dt
 
 import msgspec
 
+from pgcube.auth.models import Account, ApiKey
+
 # --- bodies ------------------------------------------------------------------------------
 
 
@@ -82,6 +84,17 @@ class ProfileAnswer(msgspec.Struct, frozen=True, kw_only=True):
     email_verified: bool
     created_at: dt.datetime
 
+    @classmethod
+    def of(cls, account: Account) -> ProfileAnswer:
+        return cls(
+            id=account.id,
+            email=account.email,
+            first_name=account.first_name,
+            last_name=account.last_name,
+            email_verified=account.email_verified,
+            created_at=account.created_at,
+        )
+
 
 class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     id: str
@@ -90,6 +103,17 @@ class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     database_id: str | None
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, api_key: ApiKey) -> KeyAnswer:
+        return cls(
+            id=api_key.id,
+            name=api_key.name,
+            prefix=api_key.prefix,
+            database_id=api_key.database_id,
+            created_at=api_key.created_at,
+            last_used_at=api_key.last_used_at,
+        )
 
 
 class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +124,17 @@ class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     prefix: str
     database_id: str | None
     created_at: dt.datetime
+
+    @classmethod
+    def of(cls, api_key: ApiKey, key: str) -> NewKeyAnswer:
+        return cls(
+            id=api_key.id,
+            name=api_key.name,
+            key=key,
+            prefix=api_key.prefix,
+            database_id=api_key.database_id,
+            created_at=api_key.created_at,
+        )
 
 
 # --- errors (for the OpenAPI document; pgcube.api.errors builds the bodies) -------------------
