@@ -1,8 +1,5 @@
-"""What the accounts service answers with: an account's profile and its API keys.
-
-Domain values; ``pgcube.schemas.core`` turns them into answers. Their fields
-are in the order of the repository's ``SELECT`` lists (built from a row).
-"""
+"""What the accounts service answers with (``pgcube.schemas.core`` converts): an account's
+profile and its API keys, their fields in the order of the repository's ``SELECT`` lists."""
 
 from __future__ import annotations
 

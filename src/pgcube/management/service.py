@@ -38,14 +38,7 @@ from pgcube.errors import (
     ValidationError,
 )
 from pgcube.management import ddl, repository
-from pgcube.management.models import (
-    SCALAR_TYPES,
-    Collection,
-    CollectionDefinition,
-    Database,
-    FieldSpec,
-    FieldType,
-)
+from pgcube.management.models import SCALAR_TYPES, Collection, CollectionDefinition, Database, FieldType
 from pgcube.management.naming import (
     check_collection_name,
     check_database_name,
@@ -401,16 +394,16 @@ def check_definitions(definitions: Sequence[CollectionDefinition]) -> None:
                     f"Only scalar fields can be indexed; {spec.name!r} is {spec.type.value}",
                     details={"field": f"{where}.index"},
                 )
-        _check_nesting(definition.fields, where=f"collections[{i}].fields")
+        _check_nesting(definition, where=f"collections[{i}].fields")
 
 
 _CONTAINERS = frozenset({FieldType.OBJECT, FieldType.ANY})
 
 
-def _check_nesting(fields: Sequence[FieldSpec], *, where: str) -> None:
+def _check_nesting(definition: CollectionDefinition, *, where: str) -> None:
     """``a.b`` declared next to ``a`` needs ``a`` to be an object (or any): a string has no keys."""
-    types = {spec.name: spec.type for spec in fields}
-    for j, spec in enumerate(fields):
+    types = {spec.name: spec.type for spec in definition.fields}
+    for j, spec in enumerate(definition.fields):
         parts = spec.name.split(".")
         for depth in range(1, len(parts)):
             parent = ".".join(parts[:depth])

@@ -86,14 +86,8 @@ class ProfileAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, account: Account) -> ProfileAnswer:
-        return cls(
-            id=account.id,
-            email=account.email,
-            first_name=account.first_name,
-            last_name=account.last_name,
-            email_verified=account.email_verified,
-            created_at=account.created_at,
-        )
+        # Field for field: a field added to Account is a TypeError here, never a leak.
+        return cls(**msgspec.structs.asdict(account))
 
 
 class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,14 +100,7 @@ class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, api_key: ApiKey) -> KeyAnswer:
-        return cls(
-            id=api_key.id,
-            name=api_key.name,
-            prefix=api_key.prefix,
-            database_id=api_key.database_id,
-            created_at=api_key.created_at,
-            last_used_at=api_key.last_used_at,
-        )
+        return cls(**msgspec.structs.asdict(api_key))  # as ProfileAnswer.of
 
 
 class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
