@@ -114,14 +114,9 @@ class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, api_key: ApiKey, key: str) -> NewKeyAnswer:
-        return cls(
-            id=api_key.id,
-            name=api_key.name,
-            key=key,
-            prefix=api_key.prefix,
-            database_id=api_key.database_id,
-            created_at=api_key.created_at,
-        )
+        fields = msgspec.structs.asdict(api_key)
+        del fields["last_used_at"]  # a new key has not been used
+        return cls(key=key, **fields)
 
 
 # --- errors (for the OpenAPI document; pgcube.api.errors builds the bodies) -------------------

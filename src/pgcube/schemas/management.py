@@ -94,19 +94,13 @@ class FieldOut(msgspec.Struct, kw_only=True):
 class IndexOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     method: str
-    fields: list[str]
+    fields: tuple[str, ...]
     unique: bool = False
     type: FieldType | None = None
 
     @classmethod
     def of(cls, info: IndexInfo) -> IndexOut:
-        return cls(
-            name=info.name,
-            method=info.method,
-            fields=list(info.fields),
-            unique=info.unique,
-            type=info.type,
-        )
+        return cls(**msgspec.structs.asdict(info))  # field for field: a new one fails here
 
 
 class CollectionOut(msgspec.Struct, kw_only=True):
