@@ -42,7 +42,7 @@ import msgspec
 from bench import datagen, servers
 from pgcube.db.pool import connect
 from pgcube.management import ddl
-from pgcube.management.models import FieldSpec
+from pgcube.management.models import FieldSpec, gin_index_name
 from pgcube.query import Collection, FieldType, compile_find, document_sql
 
 SCHEMA = "bench_gin"
@@ -80,7 +80,7 @@ async def new_table(conn: Connection, name: str, option: str) -> Collection:
     await conn.execute(
         ddl.script(ddl.create_collection(SCHEMA, name, FIELDS, database_name="bench", database_id="bench"))
     )
-    index = f'"{SCHEMA}"."{ddl.gin_index_name(name)}"'
+    index = f'"{SCHEMA}"."{gin_index_name(name)}"'
     await conn.execute(f"ALTER INDEX {index} RESET (fastupdate, gin_pending_list_limit)")
     await conn.execute(f"ALTER INDEX {index} SET ({OPTIONS[option]})")
     await conn.execute(f'ALTER TABLE "{SCHEMA}"."{name}" SET (autovacuum_enabled = off)')
@@ -172,7 +172,7 @@ async def analyze(conn: Connection, coll: Collection) -> float:
 
 async def clean(conn: Connection, coll: Collection) -> float:
     """Seconds ``gin_clean_pending_list`` takes to move the pending list into the index."""
-    index = f'"{coll.schema}"."{ddl.gin_index_name(coll.table)}"'
+    index = f'"{coll.schema}"."{gin_index_name(coll.table)}"'
     began = time.perf_counter()
     await conn.fetchval(f"SELECT gin_clean_pending_list('{index}'::regclass)")
     return time.perf_counter() - began

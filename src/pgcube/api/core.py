@@ -24,9 +24,9 @@ from pgcube.api.deps import acquire
 from pgcube.api.ratelimit import client_address
 from pgcube.auth import throttle
 from pgcube.auth.guards import accounts_of
-from pgcube.auth.principal import Principal
 from pgcube.auth.repository import Transactions
 from pgcube.auth.service import DEVICE_COOKIE_TTL, AccountService, Deferred, LoginClient
+from pgcube.principal import Principal
 from pgcube.schemas.core import (
     CreateKeyBody,
     EmailBody,
@@ -83,7 +83,10 @@ def provide_transactions(state: State) -> Transactions:
     summary="Register an account; a verification email follows",
 )
 async def register(data: JSONBody[RegisterBody], accounts: Accounts, tx: Tx) -> MessageAnswer:
-    return MessageAnswer(await accounts.register(tx, data))
+    registered = await accounts.register(
+        tx, email=data.email, password=data.password, first_name=data.first_name, last_name=data.last_name
+    )
+    return MessageAnswer(registered)
 
 
 @get(
@@ -130,7 +133,7 @@ async def login(
     client = LoginClient(
         address=client_address(request.scope), device_cookie=request.cookies.get(throttle.DEVICE_COOKIE)
     )
-    result = await accounts.login(tx, data, client)
+    result = await accounts.login(tx, data.email, data.password, client)
     session = result.session
     settings = accounts.settings
     cookie = Cookie(
@@ -212,7 +215,7 @@ async def request_password_reset(
 async def confirm_password_reset(
     data: JSONBody[PasswordResetConfirmBody], accounts: Accounts, tx: Tx
 ) -> MessageAnswer:
-    return MessageAnswer(await accounts.confirm_password_reset(tx, data))
+    return MessageAnswer(await accounts.confirm_password_reset(tx, data.token, data.password))
 
 
 # --- profile ----------------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ async def confirm_password_reset(
 
 @get("/profile", operation_id="getProfile", tags=TAGS, summary="The account's profile")
 async def get_profile(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> ProfileAnswer:
-    return await accounts.profile(tx, jwt_principal)
+    return ProfileAnswer.of(await accounts.profile(tx, jwt_principal))
 
 
 @patch(
@@ -232,7 +235,7 @@ async def get_profile(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -
 async def update_profile(
     data: JSONBody[ProfilePatch], jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx
 ) -> ProfileAnswer:
-    return await accounts.update_profile(tx, jwt_principal, data)
+    return ProfileAnswer.of(await accounts.update_profile(tx, jwt_principal, data.first_name, data.last_name))
 
 
 # --- API keys ------------------------------------------------------------------------------------------
@@ -246,7 +249,7 @@ async def update_profile(
     summary="The account's live API keys (prefix only)",
 )
 async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> list[KeyAnswer]:
-    return await accounts.list_keys(tx, jwt_principal)
+    return [KeyAnswer.of(api_key) for api_key in await accounts.list_keys(tx, jwt_principal)]
 
 
 @post(
@@ -260,7 +263,7 @@ async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> 
 async def create_key(
     data: JSONBody[CreateKeyBody], jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx
 ) -> NewKeyAnswer:
-    return await accounts.create_key(tx, jwt_principal, data)
+    return NewKeyAnswer.of(*await accounts.create_key(tx, jwt_principal, data.name, data.database_id))
 
 
 @delete(

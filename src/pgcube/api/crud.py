@@ -20,13 +20,13 @@ from pgcube import errors, query
 from pgcube.api.deps import Auth, Db, provide_settings
 from pgcube.api.idempotency import idempotent
 from pgcube.api.responses import json_response
-from pgcube.auth.principal import Principal
 from pgcube.data import commands
 from pgcube.data.documents import raw_documents
 from pgcube.data.pagination import rest_pagination
 from pgcube.db.session import Session
 from pgcube.ops import Context, execute
 from pgcube.ops.collection import DELETE, FIND, INSERT, UPDATE, UPSERT
+from pgcube.principal import Principal
 from pgcube.schemas.crud import (
     DeleteAnswer,
     DeleteBody,

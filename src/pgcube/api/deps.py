@@ -17,9 +17,9 @@ import asyncpg
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from pgcube.auth.principal import Principal
 from pgcube.db import transaction
 from pgcube.db.session import Session
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 
 

@@ -18,9 +18,9 @@ from typing import Any
 from litestar import Request, Response
 
 from pgcube import errors
-from pgcube.auth.principal import Principal
 from pgcube.data import idempotency
 from pgcube.db.session import Session
+from pgcube.principal import Principal
 
 HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

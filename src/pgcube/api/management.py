@@ -19,9 +19,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import Method, OperationIDCreator
 from litestar.types.internal_types import PathParameterDefinition
 
-from pgcube.auth.principal import Principal
 from pgcube.management import service
 from pgcube.management.repository import Connection
+from pgcube.principal import Principal
 from pgcube.schemas.management import (
     AddCollectionAnswer,
     AddCollectionBody,
@@ -70,8 +70,9 @@ def _operation_id(base: str) -> OperationIDCreator:
 async def create_database(
     data: JSONBody[CreateDatabaseBody], principal: Auth, conn: Conn, settings: Config
 ) -> CreateDatabaseAnswer:
+    definitions = [collection.definition() for collection in data.collections]
     database, collections = await service.create_database(
-        conn, settings, principal, data.db_name, data.collections
+        conn, settings, principal, data.db_name, definitions
     )
     return CreateDatabaseAnswer.of(database, collections)
 
@@ -86,8 +87,9 @@ async def create_database(
 async def add_collection(
     data: JSONBody[AddCollectionBody], principal: Auth, conn: Conn, settings: Config
 ) -> AddCollectionAnswer:
+    definitions = [collection.definition() for collection in data.collections]
     return AddCollectionAnswer.of(
-        await service.add_collections(conn, settings, principal, data.database_id, data.collections)
+        await service.add_collections(conn, settings, principal, data.database_id, definitions)
     )
 
 

@@ -36,9 +36,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from pgcube import errors
 from pgcube.api.limits import has_body, streams
 from pgcube.auth.guards import provide_principal
-from pgcube.auth.principal import Principal
 from pgcube.db.rate_limits import PostgresStore
 from pgcube.db.session import Session
+from pgcube.principal import Principal
 from pgcube.ratelimit import Decision, RateLimiter
 from pgcube.settings import Settings
 

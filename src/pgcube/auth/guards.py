@@ -8,7 +8,7 @@
 
 Both are registered app-wide in ``create_app``; a handler declares
 ``principal: Principal`` (or ``jwt_principal: Principal``) and receives an
-authenticated ``pgcube.auth.principal.Principal``, or the request ends in 401.
+authenticated ``pgcube.principal.Principal``, or the request ends in 401.
 Credentials are read from headers only, never from the URL (A6).
 
 An API key is checked against this process's cache of key rows; on a miss it
@@ -27,9 +27,9 @@ from litestar import Request
 from litestar.datastructures import State
 
 from pgcube import errors
-from pgcube.auth.principal import Principal
 from pgcube.auth.service import AccountService
 from pgcube.db.session import Session
+from pgcube.principal import Principal
 
 MISSING = "Authentication required: send Authorization: Bearer <access token> or Api-Key <API key>"
 JWT_ONLY = "This route accepts a session token only: send Authorization: Bearer <access token>"

@@ -15,7 +15,6 @@ committed (a counted login attempt, a refresh-token family revoked on reuse).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import msgspec
 
 from pgcube.auth.email import Mail
+from pgcube.auth.models import Account, ApiKey
 from pgcube.auth.throttle import BucketState, Failure
 from pgcube.db import statements
 
@@ -64,30 +64,12 @@ class MailTarget(msgspec.Struct, frozen=True):
     email_verified: bool
 
 
-class ProfileRow(msgspec.Struct, frozen=True):
-    id: str
-    email: str
-    first_name: str
-    last_name: str
-    email_verified: bool
-    created_at: dt.datetime
-
-
 class RefreshState(msgspec.Struct, frozen=True):
     account_id: str
     family_id: str
     spent_seconds_ago: float | None
     revoked: bool
     expired: bool
-
-
-class KeyRow(msgspec.Struct, frozen=True):
-    id: str
-    name: str
-    prefix: str
-    database_id: str | None
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
 
 
 class SessionRow(msgspec.Struct, frozen=True):
@@ -155,15 +137,15 @@ class AccountsRepository:
         row = await self.conn.fetchrow(statement, canonical, interval)
         return None if row is None else MailTarget(*row)
 
-    async def profile(self, account_id: str) -> ProfileRow | None:
+    async def profile(self, account_id: str) -> Account | None:
         row = await self.conn.fetchrow(SQL.profile, account_id)
-        return None if row is None else ProfileRow(*row)
+        return None if row is None else Account(*row)
 
     async def update_profile(
         self, account_id: str, first_name: str | None, last_name: str | None
-    ) -> ProfileRow | None:
+    ) -> Account | None:
         row = await self.conn.fetchrow(SQL.update_profile, account_id, first_name, last_name)
-        return None if row is None else ProfileRow(*row)
+        return None if row is None else Account(*row)
 
     async def mark_verified(self, account_id: str) -> None:
         await self.conn.execute(SQL.mark_verified, account_id)
@@ -295,15 +277,15 @@ class AccountsRepository:
         prefix: str,
         secret_hash: bytes,
         database_id: str | None,
-    ) -> KeyRow:
+    ) -> ApiKey:
         row = await self.conn.fetchrow(
             SQL.add_key, key_id, account_id, name, prefix, secret_hash, database_id
         )
-        return KeyRow(*row)
+        return ApiKey(*row)
 
-    async def list_keys(self, account_id: str) -> list[KeyRow]:
+    async def list_keys(self, account_id: str) -> list[ApiKey]:
         rows = await self.conn.fetch(SQL.list_keys, account_id)
-        return [KeyRow(*row) for row in rows]
+        return [ApiKey(*row) for row in rows]
 
     async def revoke_key(self, account_id: str, key_id: str) -> bool:
         found = await self.conn.fetchval(SQL.revoke_key, key_id, account_id)

@@ -43,19 +43,17 @@ from pgcube import errors
 from pgcube.auth import api_keys, email, throttle, tokens
 from pgcube.auth.email import MailSender
 from pgcube.auth.key_usage import KeyUsage
+from pgcube.auth.models import Account, ApiKey
 from pgcube.auth.passwords import MAX_PASSWORD_BYTES, Passwords, check_password_rules, normalise
-from pgcube.auth.principal import Principal
 from pgcube.auth.repository import (
     AccountsRepository,
     KeyAuthRow,
-    KeyRow,
-    ProfileRow,
     SessionRow,
     Transactions,
 )
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session as DbSession
-from pgcube.schemas import core as schemas
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 
 log = logging.getLogger("pgcube.auth")
@@ -116,28 +114,6 @@ def _checked_name(value: str, field: str) -> str:
     return trimmed
 
 
-def _profile(row: ProfileRow) -> schemas.ProfileAnswer:
-    return schemas.ProfileAnswer(
-        id=row.id,
-        email=row.email,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        email_verified=row.email_verified,
-        created_at=row.created_at,
-    )
-
-
-def _key(row: KeyRow) -> schemas.KeyAnswer:
-    return schemas.KeyAnswer(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        database_id=row.database_id,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-    )
-
-
 class Session(msgspec.Struct, frozen=True, kw_only=True):
     access: str
     refresh: str
@@ -176,11 +152,13 @@ class AccountService:
 
     # --- registration and email ------------------------------------------------------------
 
-    async def register(self, tx: Transactions, body: schemas.RegisterBody) -> str:
-        address = _checked_email(body.email)
-        first_name = _checked_name(body.first_name, "firstName")
-        last_name = _checked_name(body.last_name, "lastName")
-        password = check_password_rules(body.password)
+    async def register(
+        self, tx: Transactions, *, email: str, password: str, first_name: str, last_name: str
+    ) -> str:
+        address = _checked_email(email)
+        first_name = _checked_name(first_name, "firstName")
+        last_name = _checked_name(last_name, "lastName")
+        password = check_password_rules(password)
         # Hashed whether or not the email is taken: both paths cost one hash (G2).
         password_hash = await self.passwords.hash(password)
         canonical = canonical_email(address)
@@ -251,9 +229,9 @@ class AccountService:
 
     # --- login and sessions ------------------------------------------------------------------
 
-    async def login(self, tx: Transactions, body: schemas.LoginBody, client: LoginClient) -> LoginResult:
-        canonical = _lookup_email(body.email)
-        if len(body.password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
+    async def login(self, tx: Transactions, email: str, password: str, client: LoginClient) -> LoginResult:
+        canonical = _lookup_email(email)
+        if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             raise errors.ValidationError(
                 f"The password must be at most {MAX_PASSWORD_BYTES} bytes", details={"field": "password"}
             )
@@ -283,13 +261,13 @@ class AccountService:
                 reset_at=math.ceil(counted.blocked_until),
                 retry_after=max(1, math.ceil(counted.retry_after)),
             )
-        matched = await self.passwords.verify(row.password_hash if row else None, body.password)
+        matched = await self.passwords.verify(row.password_hash if row else None, password)
         if row is None or not matched:
             raise errors.InvalidCredentials()
         upgraded = None
         if self.passwords.needs_rehash(row.password_hash):
             # Not check_password_rules: a password set under older rules must still log in.
-            upgraded = await self.passwords.hash(normalise(body.password))
+            upgraded = await self.passwords.hash(normalise(password))
         async with tx() as repo:
             # The owner's device clears its own bucket; a right password from elsewhere clears
             # the account's. An address is shared: it only gets this attempt back.
@@ -396,11 +374,11 @@ class AccountService:
 
         return Deferred(RESET_REQUESTED, _logged(work, "password reset email"))
 
-    async def confirm_password_reset(self, tx: Transactions, body: schemas.PasswordResetConfirmBody) -> str:
-        password = check_password_rules(body.password)
-        if not tokens.is_opaque_token(body.token):
+    async def confirm_password_reset(self, tx: Transactions, token: str, password: str) -> str:
+        password = check_password_rules(password)
+        if not tokens.is_opaque_token(token):
             raise errors.InvalidToken()
-        token_hash = tokens.digest(body.token)
+        token_hash = tokens.digest(token)
         # Hash only for a token that is live now; it is redeemed (atomically) afterwards.
         async with tx() as repo:
             live = await repo.email_token_is_live(token_hash, PASSWORD_RESET)
@@ -433,41 +411,40 @@ class AccountService:
 
     # --- profile ---------------------------------------------------------------------------------
 
-    async def profile(self, tx: Transactions, principal: Principal) -> schemas.ProfileAnswer:
+    async def profile(self, tx: Transactions, principal: Principal) -> Account:
         async with tx() as repo:
             await self._require_live_session(principal, repo.session_state)
-            row = await repo.profile(principal.account_id)
-        if row is None:
+            account = await repo.profile(principal.account_id)
+        if account is None:
             raise errors.AuthenticationFailed()
-        return _profile(row)
+        return account
 
     async def update_profile(
-        self, tx: Transactions, principal: Principal, patch: schemas.ProfilePatch
-    ) -> schemas.ProfileAnswer:
-        first = None if patch.first_name is None else _checked_name(patch.first_name, "firstName")
-        last = None if patch.last_name is None else _checked_name(patch.last_name, "lastName")
+        self, tx: Transactions, principal: Principal, first_name: str | None, last_name: str | None
+    ) -> Account:
+        first = None if first_name is None else _checked_name(first_name, "firstName")
+        last = None if last_name is None else _checked_name(last_name, "lastName")
         async with tx() as repo:
             await self._require_live_session(principal, repo.session_state)
-            row = await repo.update_profile(principal.account_id, first, last)
-        if row is None:
+            account = await repo.update_profile(principal.account_id, first, last)
+        if account is None:
             raise errors.AuthenticationFailed()
-        return _profile(row)
+        return account
 
     # --- API keys ----------------------------------------------------------------------------------
 
-    async def list_keys(self, tx: Transactions, principal: Principal) -> list[schemas.KeyAnswer]:
+    async def list_keys(self, tx: Transactions, principal: Principal) -> list[ApiKey]:
         async with tx() as repo:
             await self._require_live_session(principal, repo.session_state)
-            rows = await repo.list_keys(principal.account_id)
-        return [_key(row) for row in rows]
+            return await repo.list_keys(principal.account_id)
 
     async def create_key(
-        self, tx: Transactions, principal: Principal, body: schemas.CreateKeyBody
-    ) -> schemas.NewKeyAnswer:
-        name = _checked_name(body.name, "name")
+        self, tx: Transactions, principal: Principal, name: str, database_id: str | None
+    ) -> tuple[ApiKey, str]:
+        """The new key and the whole key, to show once (pgcube keeps only a hash)."""
+        name = _checked_name(name, "name")
         if not name:
             raise errors.ValidationError("Missing required field: name", details={"field": "name"})
-        database_id = body.database_id
         if database_id is not None and not _DATABASE_ID.fullmatch(database_id):
             raise errors.ValidationError(
                 "database_id must be 24 lowercase hex characters", details={"field": "database_id"}
@@ -484,18 +461,11 @@ class AccountService:
                 )
             if database_id is not None and not await repo.owns_database(principal.account_id, database_id):
                 raise errors.DatabaseNotFound()
-            row = await repo.add_key(
+            api_key = await repo.add_key(
                 created.key_id, principal.account_id, name, created.prefix, created.secret_digest, database_id
             )
         log.info("API key %s created (account %s)", created.prefix, principal.account_id)
-        return schemas.NewKeyAnswer(
-            id=row.id,
-            name=row.name,
-            key=created.key,
-            prefix=row.prefix,
-            database_id=row.database_id,
-            created_at=row.created_at,
-        )
+        return api_key, created.key
 
     async def revoke_key(self, tx: Transactions, principal: Principal, key_id: str) -> str:
         if not _KEY_ID.fullmatch(key_id):

@@ -20,13 +20,13 @@ from typing import Any
 import msgspec
 
 from pgcube import query
-from pgcube.auth.principal import Principal
 from pgcube.data import commands, quota, repository
 from pgcube.data.documents import Prepared, prepare_documents
 from pgcube.db.session import Session
 from pgcube.errors import NotFound, ValidationError
 from pgcube.management import service as catalog
 from pgcube.management.models import Collection
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 
 

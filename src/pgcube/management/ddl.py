@@ -35,9 +35,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import msgspec
-
-from pgcube.management.models import SCALAR_TYPES, FieldSpec
+from pgcube.management.models import (
+    SCALAR_TYPES,
+    FieldSpec,
+    created_index_name,
+    field_index_name,
+    gin_index_name,
+    primary_key_name,
+)
 from pgcube.management.naming import quote_literal, relation_name
 from pgcube.query.fields import NULLABLE_FIELDS, ROW_COLUMNS, SYSTEM_COLUMNS, index_definition_sql
 from pgcube.query.sql import qualified, quote_ident
@@ -59,34 +64,6 @@ turned equalities into sequential scans right after writes. Measured
 4 MB; ``fastupdate = off`` was four times slower."""
 
 GIN_OPTIONS = f"gin_pending_list_limit = {GIN_PENDING_LIST_KB}"
-
-
-class IndexInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One index of a collection's table, as ``get_metadata`` describes it."""
-
-    name: str
-    method: str
-    """``btree`` or ``gin``."""
-    fields: tuple[str, ...]
-    unique: bool = False
-    type: str | None = None
-    """The declared type of the field, for a typed field index."""
-
-
-def primary_key_name(table: str) -> str:
-    return relation_name(table, "pkey")
-
-
-def gin_index_name(table: str) -> str:
-    return relation_name(table, "data")
-
-
-def created_index_name(table: str) -> str:
-    return relation_name(table, "created")
-
-
-def field_index_name(table: str, field: str) -> str:
-    return relation_name(table, f"f${field}")
 
 
 def _system_columns(*, defaults: bool) -> str:
@@ -221,39 +198,16 @@ def script(statements: Iterable[str]) -> str:
     return ";\n".join(statements) + ";"
 
 
-def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]:
-    """The indexes ``create_collection`` makes, in its order: what ``get_metadata`` reports."""
-    indexes = [
-        IndexInfo(name=primary_key_name(table), method="btree", fields=("_key",), unique=True),
-        IndexInfo(name=gin_index_name(table), method="gin", fields=("data",)),
-        IndexInfo(name=created_index_name(table), method="btree", fields=("_created_at", "_key")),
-    ]
-    indexes.extend(
-        IndexInfo(
-            name=field_index_name(table, spec.name),
-            method="btree",
-            fields=(spec.name, "_key"),
-            type=spec.type.value,
-        )
-        for spec in fields
-        if spec.indexed
-    )
-    return indexes
-
-
 __all__ = [
     "GIN_OPTIONS",
     "GIN_PENDING_LIST_KB",
     "TRASH_COLUMNS",
     "TRASH_KINDS",
-    "IndexInfo",
     "create_collection",
     "create_field_index",
     "create_schema",
-    "describe_indexes",
     "drop_schema",
     "drop_tables",
-    "field_index_name",
     "script",
     "upgrade_gin_indexes",
 ]

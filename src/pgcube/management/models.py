@@ -6,15 +6,26 @@ the cache key of its validator (``pgcube.management.validation``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
 
+from pgcube.management.naming import relation_name
 from pgcube.query.fields import SCALAR_TYPES, FieldType
 from pgcube.query.sql import qualified, quote_ident
 from pgcube.query.writes import TRASH_TABLE
 
-__all__ = ["SCALAR_TYPES", "Collection", "Database", "FieldSpec", "FieldType"]
+__all__ = [
+    "SCALAR_TYPES",
+    "Collection",
+    "CollectionDefinition",
+    "Database",
+    "FieldSpec",
+    "FieldType",
+    "IndexInfo",
+    "describe_indexes",
+]
 
 
 class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +40,14 @@ class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
     required: bool = False
     indexed: bool = False
     """Whether the field has a typed B-tree expression index (scalar types only)."""
+
+
+class CollectionDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    """A collection as a request declares it, before it belongs to a database."""
+
+    name: str
+    strict: bool
+    fields: tuple[FieldSpec, ...]
 
 
 class Database(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,3 +96,52 @@ class Collection(msgspec.Struct, frozen=True, kw_only=True):
             if spec.name == name:
                 return spec
         return None
+
+
+# --- the indexes of a collection's table (``pgcube.management.ddl`` creates them) ---------
+class IndexInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One index of a collection's table, as ``get_metadata`` describes it."""
+
+    name: str
+    method: str
+    """``btree`` or ``gin``."""
+    fields: tuple[str, ...]
+    unique: bool = False
+    type: FieldType | None = None
+    """The declared type of the field, for a typed field index."""
+
+
+def primary_key_name(table: str) -> str:
+    return relation_name(table, "pkey")
+
+
+def gin_index_name(table: str) -> str:
+    return relation_name(table, "data")
+
+
+def created_index_name(table: str) -> str:
+    return relation_name(table, "created")
+
+
+def field_index_name(table: str, field: str) -> str:
+    return relation_name(table, f"f${field}")
+
+
+def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]:
+    """The indexes ``ddl.create_collection`` makes, in its order: what ``get_metadata`` reports."""
+    indexes = [
+        IndexInfo(name=primary_key_name(table), method="btree", fields=("_key",), unique=True),
+        IndexInfo(name=gin_index_name(table), method="gin", fields=("data",)),
+        IndexInfo(name=created_index_name(table), method="btree", fields=("_created_at", "_key")),
+    ]
+    indexes.extend(
+        IndexInfo(
+            name=field_index_name(table, spec.name),
+            method="btree",
+            fields=(spec.name, "_key"),
+            type=spec.type,
+        )
+        for spec in fields
+        if spec.indexed
+    )
+    return indexes

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 
 import msgspec
 
-from pgcube.auth.principal import Principal
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session
 from pgcube.errors import (
@@ -39,7 +38,7 @@ from pgcube.errors import (
     ValidationError,
 )
 from pgcube.management import ddl, repository
-from pgcube.management.models import SCALAR_TYPES, Collection, Database, FieldSpec, FieldType
+from pgcube.management.models import SCALAR_TYPES, Collection, CollectionDefinition, Database, FieldType
 from pgcube.management.naming import (
     check_collection_name,
     check_database_name,
@@ -50,7 +49,7 @@ from pgcube.management.naming import (
 )
 from pgcube.management.repository import Connection
 from pgcube.management.validation import validator_for
-from pgcube.schemas.management import CollectionIn
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 
 __all__ = [
@@ -190,13 +189,17 @@ async def _create_on_first_use(
 
 # --- the Management API -----------------------------------------------------------------
 async def create_database(
-    conn: Connection, settings: Settings, principal: Principal, name: str, collections: Sequence[CollectionIn]
+    conn: Connection,
+    settings: Settings,
+    principal: Principal,
+    name: str,
+    definitions: Sequence[CollectionDefinition],
 ) -> tuple[Database, list[Collection]]:
     """A new logical database (schema, ``_trash``, catalog row) with its first collections."""
     if principal.database_id is not None:
         raise Forbidden("An API key scoped to a database cannot create databases")
     check_database_name(name)
-    definitions = collection_definitions(collections)
+    check_definitions(definitions)
     account_id = principal.account_id
     await repository.lock_account(conn, account_id)
     if await repository.database_name_taken(conn, account_id, name):
@@ -234,10 +237,10 @@ async def add_collections(
     settings: Settings,
     principal: Principal,
     database_id: str,
-    collections: Sequence[CollectionIn],
+    definitions: Sequence[CollectionDefinition],
 ) -> list[Collection]:
     """New collections in an existing database; a name already there is a 409 and nothing is created."""
-    definitions = collection_definitions(collections)
+    check_definitions(definitions)
     database = await get_database(conn, principal, database_id, lock=True)
     existing = set(await repository.collection_names(conn, database))
     for index, definition in enumerate(definitions):
@@ -366,58 +369,41 @@ async def drop_collections(
 
 
 # --- definitions -------------------------------------------------------------------------
-class CollectionDefinition(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    strict: bool
-    fields: tuple[FieldSpec, ...]
-
-
-def collection_definitions(collections: Sequence[CollectionIn]) -> list[CollectionDefinition]:
-    """Checked definitions from request bodies: names, duplicates, index flags (400 on any problem)."""
-    definitions: list[CollectionDefinition] = []
+def check_definitions(definitions: Sequence[CollectionDefinition]) -> None:
+    """Names, duplicates, index flags and nesting of requested collections (400 on any problem)."""
     seen: set[str] = set()
-    for i, collection in enumerate(collections):
-        check_collection_name(collection.name, field=f"collections[{i}].name")
-        if collection.name in seen:
+    for i, definition in enumerate(definitions):
+        check_collection_name(definition.name, field=f"collections[{i}].name")
+        if definition.name in seen:
             raise ValidationError(
-                f"The collection {collection.name!r} is listed twice",
+                f"The collection {definition.name!r} is listed twice",
                 details={"field": f"collections[{i}].name"},
             )
-        seen.add(collection.name)
-        fields: list[FieldSpec] = []
+        seen.add(definition.name)
         field_names: set[str] = set()
-        for j, field in enumerate(collection.fields):
+        for j, spec in enumerate(definition.fields):
             where = f"collections[{i}].fields[{j}]"
-            check_field_name(field.name, field=f"{where}.name")
-            if field.name in field_names:
+            check_field_name(spec.name, field=f"{where}.name")
+            if spec.name in field_names:
                 raise ValidationError(
-                    f"The field {field.name!r} is declared twice", details={"field": f"{where}.name"}
+                    f"The field {spec.name!r} is declared twice", details={"field": f"{where}.name"}
                 )
-            field_names.add(field.name)
-            scalar = field.type in SCALAR_TYPES
-            if field.index and not scalar:
+            field_names.add(spec.name)
+            if spec.indexed and spec.type not in SCALAR_TYPES:
                 raise ValidationError(
-                    f"Only scalar fields can be indexed; {field.name!r} is {field.type.value}",
+                    f"Only scalar fields can be indexed; {spec.name!r} is {spec.type.value}",
                     details={"field": f"{where}.index"},
                 )
-            indexed = scalar if field.index is None else field.index
-            fields.append(
-                FieldSpec(name=field.name, type=field.type, required=field.required, indexed=indexed)
-            )
-        _check_nesting(fields, where=f"collections[{i}].fields")
-        definitions.append(
-            CollectionDefinition(name=collection.name, strict=collection.strict, fields=tuple(fields))
-        )
-    return definitions
+        _check_nesting(definition, where=f"collections[{i}].fields")
 
 
 _CONTAINERS = frozenset({FieldType.OBJECT, FieldType.ANY})
 
 
-def _check_nesting(fields: Sequence[FieldSpec], *, where: str) -> None:
+def _check_nesting(definition: CollectionDefinition, *, where: str) -> None:
     """``a.b`` declared next to ``a`` needs ``a`` to be an object (or any): a string has no keys."""
-    types = {spec.name: spec.type for spec in fields}
-    for j, spec in enumerate(fields):
+    types = {spec.name: spec.type for spec in definition.fields}
+    for j, spec in enumerate(definition.fields):
         parts = spec.name.split(".")
         for depth in range(1, len(parts)):
             parent = ".".join(parts[:depth])

@@ -24,10 +24,10 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from pgcube.auth.principal import Principal
 from pgcube.data.service import DocumentService, Target
 from pgcube.db.session import Session
 from pgcube.errors import UnknownOp
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 
 

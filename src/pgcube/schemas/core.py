@@ -14,6 +14,8 @@ import datetime as dt
 
 import msgspec
 
+from pgcube.auth.models import Account, ApiKey
+
 # --- bodies ------------------------------------------------------------------------------
 
 
@@ -82,6 +84,11 @@ class ProfileAnswer(msgspec.Struct, frozen=True, kw_only=True):
     email_verified: bool
     created_at: dt.datetime
 
+    @classmethod
+    def of(cls, account: Account) -> ProfileAnswer:
+        # Field for field: a field added to Account is a TypeError here, never a leak.
+        return cls(**msgspec.structs.asdict(account))
+
 
 class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     id: str
@@ -90,6 +97,10 @@ class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     database_id: str | None
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, api_key: ApiKey) -> KeyAnswer:
+        return cls(**msgspec.structs.asdict(api_key))  # as ProfileAnswer.of
 
 
 class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +111,12 @@ class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     prefix: str
     database_id: str | None
     created_at: dt.datetime
+
+    @classmethod
+    def of(cls, api_key: ApiKey, key: str) -> NewKeyAnswer:
+        fields = msgspec.structs.asdict(api_key)
+        del fields["last_used_at"]  # a new key has not been used
+        return cls(key=key, **fields)
 
 
 # --- errors (for the OpenAPI document; pgcube.api.errors builds the bodies) -------------------

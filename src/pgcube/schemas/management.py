@@ -10,8 +10,16 @@ from typing import Annotated
 
 import msgspec
 
-from pgcube.management.ddl import IndexInfo, describe_indexes
-from pgcube.management.models import Collection, Database, FieldSpec, FieldType
+from pgcube.management.models import (
+    SCALAR_TYPES,
+    Collection,
+    CollectionDefinition,
+    Database,
+    FieldSpec,
+    FieldType,
+    IndexInfo,
+    describe_indexes,
+)
 
 MAX_FIELDS_PER_COLLECTION = 256
 MAX_COLLECTIONS_PER_REQUEST = 1000
@@ -25,12 +33,22 @@ class FieldIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     index: bool | None = None
     """Default: scalar types are indexed; ``false`` skips the index; ``true`` on other types is a 400."""
 
+    def spec(self) -> FieldSpec:
+        indexed = self.type in SCALAR_TYPES if self.index is None else self.index
+        return FieldSpec(name=self.name, type=self.type, required=self.required, indexed=indexed)
+
 
 class CollectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: str
     fields: Annotated[list[FieldIn], msgspec.Meta(max_length=MAX_FIELDS_PER_COLLECTION)] = []
     strict: bool = False
     """Refuse keys that are not declared (system fields excepted)."""
+
+    def definition(self) -> CollectionDefinition:
+        """The domain value; ``management.service`` checks it (names, duplicates, index flags)."""
+        return CollectionDefinition(
+            name=self.name, strict=self.strict, fields=tuple(field.spec() for field in self.fields)
+        )
 
 
 class CreateDatabaseBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -76,19 +94,13 @@ class FieldOut(msgspec.Struct, kw_only=True):
 class IndexOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     method: str
-    fields: list[str]
+    fields: tuple[str, ...]
     unique: bool = False
     type: FieldType | None = None
 
     @classmethod
     def of(cls, info: IndexInfo) -> IndexOut:
-        return cls(
-            name=info.name,
-            method=info.method,
-            fields=list(info.fields),
-            unique=info.unique,
-            type=FieldType(info.type) if info.type else None,
-        )
+        return cls(**msgspec.structs.asdict(info))  # field for field: a new one fails here
 
 
 class CollectionOut(msgspec.Struct, kw_only=True):

@@ -21,7 +21,7 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from pgcube.app import create_app
-from pgcube.auth.principal import Principal
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 from tests.support.live import LiveServer
 

@@ -11,11 +11,11 @@ import asyncpg
 import httpx
 import pytest
 
-from pgcube.auth.principal import Principal
 from pgcube.db.pool import connect
 from pgcube.errors import CollectionNotFound, DatabaseNotFound, QuotaExceeded, ValidationError
 from pgcube.management import service
 from pgcube.management.models import FieldType
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 from tests.integration.management.conftest import USERS, create_database
 from tests.support.accounts import Account

@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pgcube.management.ddl import GIN_PENDING_LIST_KB, gin_index_name, upgrade_gin_indexes
+from pgcube.management.ddl import GIN_PENDING_LIST_KB, upgrade_gin_indexes
+from pgcube.management.models import gin_index_name
 from pgcube.query import Collection, compile_find
 from tests.integration.query.test_explain import index_used, node_types, plan_of
 from tests.support.accounts import Account

@@ -6,8 +6,8 @@ import pytest
 
 from pgcube.errors import ValidationError
 from pgcube.management import ddl
-from pgcube.management.models import FieldSpec, FieldType
-from pgcube.management.service import collection_definitions
+from pgcube.management.models import CollectionDefinition, FieldSpec, FieldType, describe_indexes
+from pgcube.management.service import check_definitions
 from pgcube.query.fields import index_definition_sql
 from pgcube.schemas.management import CollectionIn, FieldIn
 
@@ -73,7 +73,7 @@ def test_non_scalar_fields_have_no_index() -> None:
 
 def test_describe_indexes_matches_what_is_created() -> None:
     fields = [FieldSpec(name="email", type=F.STRING, indexed=True), FieldSpec(name="meta", type=F.OBJECT)]
-    names = [info.name for info in ddl.describe_indexes("users", fields)]
+    names = [info.name for info in describe_indexes("users", fields)]
     assert names == ["users$pkey", "users$data", "users$created", "users$f$email"]
     text = ddl.script(ddl.create_collection("s", "users", fields, database_name="d", database_id="c" * 24))
     for name in names:
@@ -86,8 +86,11 @@ def test_drop_statements_quote_everything() -> None:
 
 
 # --- definitions from request bodies ---------------------------------------------------------------
-def definitions(*collections: CollectionIn) -> list[object]:
-    return list(collection_definitions(list(collections)))
+def collection_definitions(collections: list[CollectionIn]) -> list[CollectionDefinition]:
+    """What the handlers do: convert the bodies, then have the service check them."""
+    definitions = [collection.definition() for collection in collections]
+    check_definitions(definitions)
+    return definitions
 
 
 def test_scalar_fields_are_indexed_by_default_and_can_opt_out() -> None:

@@ -36,7 +36,6 @@ from typing import Any, Final
 
 import msgspec
 
-from pgcube.auth.principal import Principal
 from pgcube.data import repository
 from pgcube.data.documents import Validator, prepare_one
 from pgcube.data.imports import staging
@@ -46,6 +45,7 @@ from pgcube.db.session import Session
 from pgcube.errors import CollectionNotFound, DuplicateKey, PgcubeError, ValidationError
 from pgcube.management import service as catalog
 from pgcube.management.models import Collection
+from pgcube.principal import Principal
 from pgcube.settings import Settings
 
 Connection = Any

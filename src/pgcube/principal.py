@@ -6,6 +6,7 @@ Handlers receive one of these through dependency injection:
 * ``jwt_principal`` — an account by access JWT only (key management, profile).
 
 An API key may be scoped to one database; ``can_reach`` is the one check.
+A leaf: it imports nothing of pgcube, so every layer may name it.
 """
 
 from __future__ import annotations
