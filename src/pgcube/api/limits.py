@@ -25,6 +25,7 @@ import itertools
 import json
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
@@ -72,15 +73,27 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
             seen.add(key)
 
 
-# The standard library's decoder (in C) hands each object's pairs over before they become a
-# dict; msgspec, the handlers' decoder, has no such hook. Nothing is built (the hook returns
-# None), so this costs ~3 µs for a DDO body and ~4 ms for a batch of 1,000 documents.
+# The standard library's decoder hands each object's pairs to a hook before they become a
+# dict; msgspec, the handlers' decoder, has no such hook. The hook runs in Python for every
+# object, so it is only the second step: it names the key once a count has shown there is one.
 _PAIRS = json.JSONDecoder(object_pairs_hook=_unique_pairs)
 
 
 def duplicate_key(body: bytes) -> str | None:
     """The first key some object of the JSON text names twice; None when there is none, or when
-    the text is no JSON at all (the handler's decoder says what is wrong with it)."""
+    the text is no JSON at all (the handler's decoder says what is wrong with it).
+
+    A decoder keeps one pair per key, so a text names a key twice exactly when it has more
+    colons than its decoded value encoded again — pairs and strings both survive the round
+    trip, except a dropped pair. A ``\\u`` escape could spell a colon that the round trip
+    writes out plainly, so such a text, and one msgspec cannot decode, get the pair-by-pair
+    look at once. ~3 ms for a batch of 1,000 documents, a few µs for a DDO body."""
+    if b"\\u" not in body:
+        try:
+            if body.count(b":") == msgspec.json.encode(msgspec.json.decode(body)).count(b":"):
+                return None
+        except (msgspec.DecodeError, RecursionError):
+            pass  # not JSON, or a number msgspec cannot hold (1e400): the pair-by-pair look decides
     try:
         _PAIRS.decode(body.decode())
     except _DuplicateKey as found:

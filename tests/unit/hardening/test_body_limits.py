@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pgcube.api.limits import json_depth
+from pgcube.api import limits
+from pgcube.api.limits import duplicate_key, json_depth
 from pgcube.api.ratelimit import batch_size
 
 
@@ -88,3 +89,35 @@ def test_depth_matches_the_parsed_value(value: Any) -> None:
 )
 def test_batch_size(body: bytes, cost: int) -> None:
     assert batch_size(body) == cost
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (b'{"op": "collection.count", "op": "collection.delete"}', "op"),
+        (b'{"a": {"b": 1}, "c": [1, {"d": 2, "d": 3}]}', "d"),
+        (b'{"a": "x:\\":y", "b": {"c": 1, "c": 2}}', "c"),  # colons and escaped quotes in strings
+        (b'{"a": "k\\\\", "a": 1}', "a"),  # an escaped backslash before the closing quote
+        # a \u escape spelling a colon would balance the count of a dropped pair: looked at pair by pair
+        (b'{"op": "collection.count", "op": "collection.delete", "x": "\\u003a"}', "op"),
+        (b'{"n": 1e400, "n": 2}', "n"),  # a number msgspec cannot hold
+        (b'[{"a": 1}, {"a": 2}]', None),  # the same key in different objects
+        (b'{"a:": 1, "t": "12:30", "u": "\\u003a"}', None),
+        (b"not json", None),
+    ],
+)
+def test_duplicate_key_names_the_first_key_named_twice(text: bytes, key: str | None) -> None:
+    assert duplicate_key(text) == key
+
+
+def test_duplicate_key_scans_a_batch_without_the_pair_by_pair_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of 1,000 documents with no duplicate takes the counting path: no per-object hook."""
+    documents = b",".join(b'{"n": %d, "t": "12:%02d", "o": {"p": 1}}' % (i, i % 60) for i in range(1000))
+    calls: list[object] = []
+    monkeypatch.setattr(limits, "_PAIRS", json.JSONDecoder(object_pairs_hook=calls.append))
+    assert duplicate_key(b'{"data": [' + documents + b"]}") is None
+    assert calls == []
+    assert (
+        duplicate_key(b'{"data": [' + documents + b', {"n": 1, "n": 2}]}') is None
+    )  # the recorder raises nothing
+    assert calls, "a duplicate sends the text to the pair-by-pair look"
