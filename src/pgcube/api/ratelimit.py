@@ -53,16 +53,14 @@ class RateLimits:
         self.store = PostgresStore(url)
         self.limiter = RateLimiter(self.store, window=settings.rate_limit_window)
         self._task: asyncio.Task[None] | None = None
+        account = settings.rate_limit_account_requests
+        self.api_limited = settings.rate_limit_requests > 0 or (account or 0) > 0
+        """Whether any /api limit is on (off by default: a request then computes no bucket)."""
 
     def start(self) -> None:
         # With every limit off there is nothing to count, settle or purge: no background
         # statements at all.
-        settings = self.settings
-        if (
-            settings.rate_limit_requests > 0
-            or settings.rate_limit_core_requests > 0
-            or (settings.rate_limit_account_requests or 0) > 0
-        ):
+        if self.api_limited or self.settings.rate_limit_core_requests > 0:
             self._task = asyncio.create_task(self.limiter.run())
 
     async def close(self) -> None:
@@ -146,7 +144,7 @@ async def charge_streamed_documents(state: State, principal: Principal, document
     when it came in, before its body was read. Over the budget it is a 429, raised before the
     request's transaction commits, so nothing it wrote stays."""
     limits: RateLimits | None = getattr(state, "rate_limits", None)
-    if limits is None or documents <= 1:
+    if limits is None or not limits.api_limited or documents <= 1:
         return
     for bucket, limit in api_buckets(principal, limits.settings):
         await limits.charge(bucket, limit, documents - 1)
@@ -158,12 +156,10 @@ async def provide_limited_principal(
     """The ``principal`` dependency: authenticate (``pgcube.auth.guards``), then charge the caller."""
     principal = await provide_principal(request, state, session)
     limits: RateLimits | None = getattr(state, "rate_limits", None)
-    if limits is not None:
-        buckets = [(bucket, limit) for bucket, limit in api_buckets(principal, limits.settings) if limit > 0]
-        if buckets:
-            cost = await request_cost(request, limits.settings)
-            for bucket, limit in buckets:
-                await limits.charge(bucket, limit, cost)
+    if limits is not None and limits.api_limited:
+        cost = await request_cost(request, limits.settings)
+        for bucket, limit in api_buckets(principal, limits.settings):
+            await limits.charge(bucket, limit, cost)  # a limit of 0 charges nothing
     return principal
 
 

@@ -66,7 +66,6 @@ class Removed(msgspec.Struct, frozen=True):
 
 
 @functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=4096)
 def compiler_view(collection: Collection) -> query.Collection:
     """The compiler's description of a collection (cached: catalog values are frozen and hashable,
     and the catalog cache hands out the same value until the collection changes)."""
@@ -232,16 +231,17 @@ class DocumentService:
                 max_document_bytes=self.settings.max_document_bytes if guarded else None,
             )
 
-        if collection.strict:
-            _check_strict_paths(collection, compiled(False).paths, command.mutation_pointer)
-        elif not self.session.in_transaction:
+        if not collection.strict and not self.session.in_transaction:
             try:
                 rows = await repository.update(await self.session.connection(), compiled(True))
                 return [row["doc"] for row in rows]
             except repository.UpdateRefused:
                 pass  # undone by PostgreSQL; run it again to say why
+        checked = compiled(False)
+        if collection.strict:
+            _check_strict_paths(collection, checked.paths, command.mutation_pointer)
         async with self.session.transaction() as conn:
-            rows = await repository.update(conn, compiled(False))
+            rows = await repository.update(conn, checked)
             self._check_updated(collection, rows, command.mutation_pointer)
         return [row["doc"] for row in rows]
 

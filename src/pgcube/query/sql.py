@@ -9,7 +9,6 @@ themselves are collected elsewhere, in the same order (see ``render``).
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from sqlglot import exp
 
@@ -201,12 +200,3 @@ def _is_false(node: exp.Expression) -> bool:
 
 def _wrap(node: exp.Expression, kind: type[exp.Expression]) -> exp.Expression:
     return paren(node) if isinstance(node, kind) else node
-
-
-def literal_value(value: Any) -> exp.Expression:
-    """A constant the compiler itself chose (never request data)."""
-    if isinstance(value, bool):
-        return exp.true() if value else exp.false()
-    if isinstance(value, int):
-        return number(value)
-    return string(str(value))
