@@ -14,8 +14,9 @@ Physical names:
 * every other relation of a collection (its indexes, its primary key) is
   ``<table>$<suffix>``. ``$`` can never occur in a collection's name, so no
   collection can ever collide with another collection's index;
-* ``_trash`` — the schema's table of deleted and archived documents; the name
-  is reserved.
+* ``_trash`` — the schema's table of deleted and archived documents; ``_users``,
+  ``_sessions``, ``_otps`` — its end users (SPEC §11.1); ``_files`` and ``_vec_*``
+  for files and vectors: reserved collection names (SPEC §11.4).
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 SCHEMA_SUFFIX_HEX = 6
 
 _RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})
+_RESERVED_TABLES = frozenset({"_users", "_sessions", "_otps", "_files"})
+_RESERVED_PREFIXES = ("pg_", "_vec_")
 
 
 def _is_reserved(name: str) -> bool:
     folded = name.lower().replace("-", "_")
-    return folded in _RESERVED or folded.startswith("pg_")
+    return folded in _RESERVED or folded in _RESERVED_TABLES or folded.startswith(_RESERVED_PREFIXES)
 
 
 def check_database_name(name: str) -> str:

@@ -56,14 +56,25 @@ class PrincipalKind(enum.StrEnum):
     ACCOUNT = "account"
     """An account's access JWT."""
     SERVER_KEY = "server_key"
-    """An API key (full access to its database or account)."""
+    """A server API key (full access to its database or account)."""
+    WEB_KEY = "web_key"
+    """A web key without a signed-in end user (SPEC §11.1)."""
+    END_USER = "end_user"
+    """A web key with an end user's ``id_token``."""
 
 
 ACCOUNT_PRINCIPALS = frozenset({PrincipalKind.ACCOUNT, PrincipalKind.SERVER_KEY})
+"""The account's own credentials: they bypass the access rules."""
+WEB_PRINCIPALS = frozenset({PrincipalKind.WEB_KEY, PrincipalKind.END_USER})
+ALL_PRINCIPALS = ACCOUNT_PRINCIPALS | WEB_PRINCIPALS
 
 
 def kind_of(principal: Principal) -> PrincipalKind:
-    return PrincipalKind.SERVER_KEY if principal.via == "api_key" else PrincipalKind.ACCOUNT
+    if principal.via == "jwt":
+        return PrincipalKind.ACCOUNT
+    if not principal.is_web:
+        return PrincipalKind.SERVER_KEY
+    return PrincipalKind.WEB_KEY if principal.user_key is None else PrincipalKind.END_USER
 
 
 class Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
