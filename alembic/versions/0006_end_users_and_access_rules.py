@@ -40,6 +40,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgcube_web') THEN
         BEGIN
             CREATE ROLE pgcube_web NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+            COMMENT ON ROLE pgcube_web IS
+                'pgcube: web-key requests (SET LOCAL ROLE); bound by the row-level security of each collection';
         EXCEPTION WHEN insufficient_privilege THEN
             RAISE EXCEPTION 'pgcube: the role pgcube_web is missing and % may not create it', current_user
                 USING HINT = format('As an administrator: CREATE ROLE pgcube_web NOLOGIN; GRANT pgcube_web TO %I;',
@@ -47,12 +49,15 @@ BEGIN
         END;
     END IF;
     IF NOT pg_has_role(current_user, 'pgcube_web', 'MEMBER') THEN
-        EXECUTE format('GRANT pgcube_web TO %I', current_user);
+        BEGIN
+            EXECUTE format('GRANT pgcube_web TO %I', current_user);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'pgcube: % must be a member of the role pgcube_web', current_user
+                USING HINT = format('As an administrator: GRANT pgcube_web TO %I;', current_user);
+        END;
     END IF;
 END
 $role$;
-COMMENT ON ROLE pgcube_web IS
-    'pgcube: web-key requests (SET LOCAL ROLE); bound by the row-level security of each collection';
 GRANT USAGE ON SCHEMA pgcube TO pgcube_web;
 
 ALTER TABLE pgcube.api_keys

@@ -27,6 +27,9 @@ from tests.support.sync_pg import SyncPg
 ROLE_SETUP = (
     "CREATE ROLE {role} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE",
     "CREATE DATABASE {database} OWNER {role}",
+    # The role of web-key requests (ADR 0018); another install in the cluster may have made it.
+    "DO $$ BEGIN CREATE ROLE pgcube_web NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    "GRANT pgcube_web TO {role}",
 )
 
 
