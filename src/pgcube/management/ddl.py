@@ -29,6 +29,13 @@ A schema's ``_trash`` table (deleted and archived documents)::
 
 Restoring is ``INSERT INTO <table> (_key, _userkey, _created_at, _modified_at, data)
 SELECT _key, _userkey, _created_at, _modified_at, data FROM _trash WHERE ...``.
+
+End users and access rules (SPEC §11, ADR 0018) come from two SQL functions of
+migration 0006, so that existing databases and new ones get the same:
+``pgcube.setup_end_users(schema)`` (``_users``, ``_sessions``, ``_otps``, the
+trash opened to ``pgcube_web`` for the caller's own rows) and
+``pgcube.apply_access(schema, table, read, write)`` (row-level security, one
+policy per command for ``pgcube_web``, ``_userkey`` stamped by its default).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from collections.abc import Iterable, Sequence
 
 from pgcube.management.models import (
     SCALAR_TYPES,
+    Access,
     FieldSpec,
     created_index_name,
     field_index_name,
@@ -83,6 +91,7 @@ def create_schema(schema: str, *, database_name: str, database_id: str, owner: s
         f"CREATE SCHEMA {quote_ident(schema)}",
         f"COMMENT ON SCHEMA {quote_ident(schema)} IS {quote_literal(comment)}",
         *create_trash(schema, database_name=database_name),
+        f"SELECT pgcube.setup_end_users({quote_literal(schema)})",
     ]
 
 
@@ -107,9 +116,15 @@ def create_trash(schema: str, *, database_name: str) -> list[str]:
 
 
 def create_collection(
-    schema: str, table: str, fields: Sequence[FieldSpec], *, database_name: str, database_id: str
+    schema: str,
+    table: str,
+    fields: Sequence[FieldSpec],
+    access: Access,
+    *,
+    database_name: str,
+    database_id: str,
 ) -> list[str]:
-    """The table of one collection, its comment and its indexes."""
+    """The table of one collection, its comment, its indexes and its access rules."""
     qualified_table = qualified(schema, table)
     comment = f"pgcube collection {table!r} of database {database_name!r} (id {database_id})"
     data_is_object = quote_ident(relation_name(table, "object"))
@@ -127,7 +142,14 @@ def create_collection(
     for spec in fields:
         if spec.indexed:
             statements.extend(create_field_index(schema, table, spec))
+    statements.append(apply_access(schema, table, access))
     return statements
+
+
+def apply_access(schema: str, table: str, access: Access) -> str:
+    """The row-level security of a collection for its access rules (migration 0006's function)."""
+    arguments = (schema, table, access.read.value, access.write.value)
+    return f"SELECT pgcube.apply_access({', '.join(quote_literal(value) for value in arguments)})"
 
 
 def create_field_index(schema: str, table: str, spec: FieldSpec) -> list[str]:
@@ -202,6 +224,7 @@ __all__ = [
     "GIN_OPTIONS",
     "GIN_PENDING_LIST_KB",
     "TRASH_COLUMNS",
+    "apply_access",
     "TRASH_KINDS",
     "create_collection",
     "create_field_index",

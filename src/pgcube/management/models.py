@@ -6,6 +6,7 @@ the cache key of its validator (``pgcube.management.validation``).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -18,6 +19,9 @@ from pgcube.query.writes import TRASH_TABLE
 
 __all__ = [
     "SCALAR_TYPES",
+    "Access",
+    "AccessRule",
+    "AuthSettings",
     "Collection",
     "CollectionDefinition",
     "Database",
@@ -42,12 +46,45 @@ class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
     """Whether the field has a typed B-tree expression index (scalar types only)."""
 
 
+class AccessRule(enum.StrEnum):
+    """Who may read, or write, a collection's documents with a web key (SPEC §11.4)."""
+
+    ALL = "all"
+    """Any web key, with or without a signed-in end user."""
+    USERS = "users"
+    """Any signed-in end user."""
+    OWNER = "owner"
+    """The end user whose ``_userkey`` the document carries."""
+    NONE = "none"
+    """Server keys and the account only."""
+
+
+class Access(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A collection's access rules; PostgreSQL enforces them (``pgcube.apply_access``, ADR 0018)."""
+
+    read: AccessRule = AccessRule.NONE
+    write: AccessRule = AccessRule.NONE
+
+
+LOCKED = Access()
+"""The default: locked until opened (SPEC §11.4)."""
+
+
+class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A database's end-user settings (SPEC §11.3, ``/api/auth_settings``)."""
+
+    allow_email_signup: bool = True
+    require_verified_email: bool = False
+    verify_email_on_signup: bool = False
+
+
 class CollectionDefinition(msgspec.Struct, frozen=True, kw_only=True):
     """A collection as a request declares it, before it belongs to a database."""
 
     name: str
     strict: bool
     fields: tuple[FieldSpec, ...]
+    access: Access = LOCKED
 
 
 class Database(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +93,7 @@ class Database(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     schema_name: str
     created_at: datetime
+    auth_settings: AuthSettings = AuthSettings()
 
     @property
     def sql_schema(self) -> str:
@@ -75,6 +113,7 @@ class Collection(msgspec.Struct, frozen=True, kw_only=True):
     strict: bool = False
     fields: tuple[FieldSpec, ...] = ()
     created_at: datetime | None = None
+    access: Access = LOCKED
 
     @property
     def table_name(self) -> str:

@@ -17,7 +17,15 @@ import msgspec
 
 from pgcube.db import statements
 from pgcube.management import ddl
-from pgcube.management.models import Collection, Database, FieldSpec, FieldType
+from pgcube.management.models import (
+    Access,
+    AccessRule,
+    AuthSettings,
+    Collection,
+    Database,
+    FieldSpec,
+    FieldType,
+)
 
 Connection = Any
 """An asyncpg connection (asyncpg ships no type information); the service layer passes it through."""
@@ -32,7 +40,13 @@ def _database(row: asyncpg.Record) -> Database:
         name=row["name"],
         schema_name=row["schema_name"],
         created_at=row["created_at"],
+        auth_settings=auth_settings_of(row["auth_settings"]),
     )
+
+
+def auth_settings_of(stored: bytes) -> AuthSettings:
+    """The settings a database's ``auth_settings`` column holds (jsonb as bytes); unset keys default."""
+    return msgspec.json.decode(stored, type=AuthSettings)
 
 
 # --- locks -------------------------------------------------------------------------------
@@ -134,6 +148,7 @@ async def fetch_catalog_entry(conn: Connection, database_id: str, name: str) -> 
         name=row["database_name"],
         schema_name=row["schema_name"],
         created_at=row["database_created_at"],
+        auth_settings=auth_settings_of(row["auth_settings"]),
     )
     return CatalogEntry(database, _collection(database, row))
 
@@ -155,6 +170,7 @@ def _collection(database: Database, row: asyncpg.Record) -> Collection | None:
         strict=row["strict"],
         fields=fields,
         created_at=row["created_at"],
+        access=Access(read=AccessRule(row["access_read"]), write=AccessRule(row["access_write"])),
     )
 
 
@@ -181,7 +197,12 @@ async def count_collections(conn: Connection, database_id: str) -> int:
 async def insert_collection(conn: Connection, database: Database, collection: Collection) -> datetime | None:
     """The catalog rows of a new collection; None (nothing written) when the name is taken."""
     created_at: datetime | None = await conn.fetchval(
-        SQL.insert_collection, database.id, collection.name, collection.strict
+        SQL.insert_collection,
+        database.id,
+        collection.name,
+        collection.strict,
+        collection.access.read.value,
+        collection.access.write.value,
     )
     if created_at is None:
         return None

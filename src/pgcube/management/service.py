@@ -421,6 +421,7 @@ def _bind(database: Database, definition: CollectionDefinition) -> Collection:
         name=definition.name,
         strict=definition.strict,
         fields=definition.fields,
+        access=definition.access,
     )
 
 
@@ -435,6 +436,7 @@ async def _create_collection(conn: Connection, database: Database, collection: C
         database.schema_name,
         collection.name,
         collection.fields,
+        collection.access,
         database_name=database.name,
         database_id=database.id,
     )

@@ -15,7 +15,7 @@ SELECT count(*) FROM pgcube.databases WHERE account_id = $1::uuid;
 INSERT INTO pgcube.databases (id, account_id, name, schema_name)
 VALUES ($1, $2::uuid, $3, $4)
 ON CONFLICT DO NOTHING
-RETURNING id, account_id::text AS account_id, name, schema_name, created_at;
+RETURNING id, account_id::text AS account_id, name, schema_name, created_at, auth_settings;
 
 -- name: database_name_taken
 SELECT EXISTS (
@@ -27,13 +27,13 @@ SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
     OR EXISTS (SELECT 1 FROM pgcube.databases WHERE schema_name = $1);
 
 -- name: fetch_database
-SELECT id, account_id::text AS account_id, name, schema_name, created_at
+SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings
 FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid;
 
 -- name: lock_database
 -- fetch_database, its row locked until the transaction ends: DDL inside one database is
 -- serialised, and waits for a concurrent drop (then the row is gone).
-SELECT id, account_id::text AS account_id, name, schema_name, created_at
+SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings
 FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid FOR NO KEY UPDATE;
 
 -- name: count_listed_databases
@@ -43,7 +43,7 @@ WHERE account_id = $1::uuid
   AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0);
 
 -- name: list_databases
-SELECT id, account_id::text AS account_id, name, schema_name, created_at,
+SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings,
     (SELECT count(*) FROM pgcube.collections c WHERE c.database_id = d.id) AS num_collections
 FROM pgcube.databases d
 WHERE account_id = $1::uuid
@@ -60,7 +60,8 @@ DELETE FROM pgcube.databases WHERE id = $1;
 -- one row per collection (one row with a null name when there is none), its declared fields
 -- as four parallel arrays.
 SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
-       d.created_at AS database_created_at, c.name, c.strict, c.created_at,
+       d.created_at AS database_created_at, d.auth_settings, c.name, c.strict, c.created_at,
+       c.access_read, c.access_write,
        coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
        coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
        coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
@@ -81,7 +82,8 @@ SELECT name FROM pgcube.collections WHERE database_id = $1 ORDER BY name;
 SELECT count(*) FROM pgcube.collections WHERE database_id = $1;
 
 -- name: insert_collection
-INSERT INTO pgcube.collections (database_id, name, strict) VALUES ($1, $2, $3)
+INSERT INTO pgcube.collections (database_id, name, strict, access_read, access_write)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING RETURNING created_at;
 
 -- name: insert_field

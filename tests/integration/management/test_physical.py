@@ -49,7 +49,8 @@ def test_a_collection_is_a_table_with_the_columns_of_spec_10(pg: SyncPg, databas
     schema = database["database"]["dbName"]
     assert columns(pg, schema, "users") == [
         ("_key", "text", False, None),
-        ("_userkey", "text", True, None),
+        # Stamped from the signed-in end user (SPEC §11.4, migration 0006).
+        ("_userkey", "text", True, "NULLIF(current_setting('pgcube.userkey'::text, true), ''::text)"),
         ("_created_at", "timestamp with time zone", False, "now()"),
         ("_modified_at", "timestamp with time zone", False, "now()"),
         ("data", "jsonb", False, None),

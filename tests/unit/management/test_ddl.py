@@ -6,7 +6,7 @@ import pytest
 
 from pgcube.errors import ValidationError
 from pgcube.management import ddl
-from pgcube.management.models import CollectionDefinition, FieldSpec, FieldType, describe_indexes
+from pgcube.management.models import LOCKED, CollectionDefinition, FieldSpec, FieldType, describe_indexes
 from pgcube.management.service import check_definitions
 from pgcube.query.fields import index_definition_sql
 from pgcube.schemas.management import CollectionIn, FieldIn
@@ -36,7 +36,7 @@ def test_collection_script_has_the_columns_and_indexes_of_spec_10() -> None:
         FieldSpec(name="price", type=F.NUMBER, indexed=False),
     ]
     text = ddl.script(
-        ddl.create_collection("s_1", "users", fields, database_name="Shop", database_id="b" * 24)
+        ddl.create_collection("s_1", "users", fields, LOCKED, database_name="Shop", database_id="b" * 24)
     )
     for column in (
         "_key          text NOT NULL",
@@ -56,6 +56,7 @@ def test_collection_script_has_the_columns_and_indexes_of_spec_10() -> None:
     assert "users$f$tags" not in text
     assert "users$f$price" not in text
     assert "COMMENT ON TABLE \"s_1\".\"users\" IS 'pgcube collection ''users'' of database ''Shop''" in text
+    assert text.endswith("SELECT pgcube.apply_access('s_1', 'users', 'none', 'none');")
 
 
 def test_the_index_expression_is_the_query_compilers() -> None:
@@ -75,7 +76,7 @@ def test_describe_indexes_matches_what_is_created() -> None:
     fields = [FieldSpec(name="email", type=F.STRING, indexed=True), FieldSpec(name="meta", type=F.OBJECT)]
     names = [info.name for info in describe_indexes("users", fields)]
     assert names == ["users$pkey", "users$data", "users$created", "users$f$email"]
-    text = ddl.script(ddl.create_collection("s", "users", fields, database_name="d", database_id="c" * 24))
+    text = ddl.script(ddl.create_collection("s", "users", fields, LOCKED, database_name="d", database_id="c" * 24))
     for name in names:
         assert f'"{name}"' in text
 
