@@ -2,6 +2,9 @@
 
 * ``principal`` — ``Authorization: Bearer <access JWT>``, ``Authorization:
   Api-Key <key>`` or ``X-API-KEY: <key>``: an account, by session or by key.
+* An end user of an app (SPEC §11.1): ``X-API-KEY: <web key>`` together with
+  ``Authorization: Bearer <id_token>`` — with a key sent, the bearer token is
+  an end user's, never an account's (``pgcube.users.principals``).
 * ``jwt_principal`` — ``Authorization: Bearer <access JWT>`` only: what key
   management, profile and password changes accept (an API key cannot manage
   keys or the account, C2).
@@ -30,6 +33,7 @@ from pgcube import errors
 from pgcube.auth.service import AccountService
 from pgcube.db.session import Session
 from pgcube.principal import Principal
+from pgcube.users.principals import with_end_user
 
 MISSING = "Authentication required: send Authorization: Bearer <access token> or Api-Key <API key>"
 JWT_ONLY = "This route accepts a session token only: send Authorization: Bearer <access token>"
@@ -55,6 +59,10 @@ def _authorization(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
 async def provide_principal(request: Request[Any, Any, Any], state: State, session: Session) -> Principal:
     service = accounts_of(state)
     authorization = _authorization(request)
+    key = request.headers.get("x-api-key")
+    if key is not None and authorization is not None and authorization[0] == "bearer":
+        principal = await service.authenticate_api_key(session, key.strip())
+        return with_end_user(principal, authorization[1], service.id_tokens)
     if authorization is not None:
         scheme, credential = authorization
         if scheme == "bearer":
@@ -62,7 +70,6 @@ async def provide_principal(request: Request[Any, Any, Any], state: State, sessi
         if scheme == "api-key":
             return await service.authenticate_api_key(session, credential)
         raise errors.AuthenticationFailed()
-    key = request.headers.get("x-api-key")
     if key is not None:
         return await service.authenticate_api_key(session, key.strip())
     raise errors.AuthenticationFailed(MISSING)

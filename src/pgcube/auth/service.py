@@ -55,6 +55,7 @@ from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session as DbSession
 from pgcube.principal import Principal
 from pgcube.settings import Settings
+from pgcube.users.tokens import VerifiedIdTokens
 
 log = logging.getLogger("pgcube.auth")
 
@@ -149,6 +150,8 @@ class AccountService:
         self.key_usage = KeyUsage()
         """Keys used by this process's requests, for ``last_used_at`` (written by the lifespan)."""
         self._access_tokens = tokens.VerifiedAccessTokens(jwt_secret)
+        self.id_tokens = VerifiedIdTokens(jwt_secret)
+        """End users' ``id_token``s (SPEC §11.1): signed with a key derived from the same secret."""
 
     # --- registration and email ------------------------------------------------------------
 

@@ -64,7 +64,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise errors.AuthenticationFailed() from None
-    if header.get("alg") != ALGORITHM or _FORBIDDEN_HEADERS.intersection(header):
+    if header.get("alg") != ALGORITHM or forbidden_header(header):
         raise errors.AuthenticationFailed()
     try:
         claims = jwt.decode(
@@ -89,6 +89,11 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         raise errors.AuthenticationFailed()
     sid = claims.get("sid")
     return AccessClaims(sub=sub, sid=sid if isinstance(sid, str) else None, iat=iat, exp=exp)
+
+
+def forbidden_header(header: dict[str, Any]) -> bool:
+    """Whether a JWT header asks for a key of its choosing (``kid``, ``jku``, …): refused."""
+    return bool(_FORBIDDEN_HEADERS.intersection(header))
 
 
 def is_uuid(value: str) -> bool:

@@ -76,7 +76,9 @@ def test_describe_indexes_matches_what_is_created() -> None:
     fields = [FieldSpec(name="email", type=F.STRING, indexed=True), FieldSpec(name="meta", type=F.OBJECT)]
     names = [info.name for info in describe_indexes("users", fields)]
     assert names == ["users$pkey", "users$data", "users$created", "users$f$email"]
-    text = ddl.script(ddl.create_collection("s", "users", fields, LOCKED, database_name="d", database_id="c" * 24))
+    text = ddl.script(
+        ddl.create_collection("s", "users", fields, LOCKED, database_name="d", database_id="c" * 24)
+    )
     for name in names:
         assert f'"{name}"' in text
 
