@@ -101,8 +101,8 @@ def test_entries_expire_and_the_least_recently_used_goes_first() -> None:
 def test_payloads_evict_what_they_name() -> None:
     cached = ControlPlaneCaches()
     cached.confirmed(time.monotonic())
-    scoped = KeyAuthRow("acc", b"digest", "db1")
-    unscoped = KeyAuthRow("acc", b"digest", None)
+    scoped = KeyAuthRow("acc", b"digest", "db1", "server")
+    unscoped = KeyAuthRow("acc", b"digest", None, "server")
     users = Collection(database_id="db1", schema_name="s", name="users")
     assert cached.keys.put("k1", scoped, cached.keys.generation)
     assert cached.keys.put("k2", unscoped, cached.keys.generation)

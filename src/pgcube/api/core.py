@@ -263,7 +263,9 @@ async def list_keys(jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx) -> 
 async def create_key(
     data: JSONBody[CreateKeyBody], jwt_principal: JwtPrincipal, accounts: Accounts, tx: Tx
 ) -> NewKeyAnswer:
-    return NewKeyAnswer.of(*await accounts.create_key(tx, jwt_principal, data.name, data.database_id))
+    return NewKeyAnswer.of(
+        *await accounts.create_key(tx, jwt_principal, data.name, data.database_id, data.kind)
+    )
 
 
 @delete(

@@ -4,8 +4,11 @@ profile and its API keys, their fields in the order of the repository's ``SELECT
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import msgspec
+
+KeyKind = Literal["server", "web"]
 
 
 class Account(msgspec.Struct, frozen=True):
@@ -24,5 +27,7 @@ class ApiKey(msgspec.Struct, frozen=True):
     name: str
     prefix: str
     database_id: str | None
+    kind: KeyKind
+    """``server`` (full access) or ``web`` (one database, under its access rules: SPEC §11.1)."""
     created_at: dt.datetime
     last_used_at: dt.datetime | None

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from pgcube.auth.email import Mail
-from pgcube.auth.models import Account, ApiKey
+from pgcube.auth.models import Account, ApiKey, KeyKind
 from pgcube.auth.throttle import BucketState, Failure
 from pgcube.db import statements
 
@@ -84,6 +84,7 @@ class KeyAuthRow(msgspec.Struct, frozen=True):
     account_id: str
     secret_hash: bytes
     database_id: str | None
+    kind: KeyKind
 
 
 SQL = statements.load("auth")
@@ -277,9 +278,10 @@ class AccountsRepository:
         prefix: str,
         secret_hash: bytes,
         database_id: str | None,
+        kind: KeyKind,
     ) -> ApiKey:
         row = await self.conn.fetchrow(
-            SQL.add_key, key_id, account_id, name, prefix, secret_hash, database_id
+            SQL.add_key, key_id, account_id, name, prefix, secret_hash, database_id, kind
         )
         return ApiKey(*row)
 
@@ -293,7 +295,7 @@ class AccountsRepository:
 
     async def key_for_auth(self, key_id: str) -> KeyAuthRow | None:
         row = await self.conn.fetchrow(SQL.key_for_auth, key_id)
-        return None if row is None else KeyAuthRow(row[0], bytes(row[1]), row[2])
+        return None if row is None else KeyAuthRow(row[0], bytes(row[1]), row[2], row[3])
 
     async def touch_keys(self, key_ids: list[str], resolution: int) -> None:
         """Record use of these keys, skipping any written in the last ``resolution`` seconds;

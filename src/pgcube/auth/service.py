@@ -43,7 +43,7 @@ from pgcube import errors
 from pgcube.auth import api_keys, email, throttle, tokens
 from pgcube.auth.email import MailSender
 from pgcube.auth.key_usage import KeyUsage
-from pgcube.auth.models import Account, ApiKey
+from pgcube.auth.models import Account, ApiKey, KeyKind
 from pgcube.auth.passwords import MAX_PASSWORD_BYTES, Passwords, check_password_rules, normalise
 from pgcube.auth.repository import (
     AccountsRepository,
@@ -442,12 +442,22 @@ class AccountService:
             return await repo.list_keys(principal.account_id)
 
     async def create_key(
-        self, tx: Transactions, principal: Principal, name: str, database_id: str | None
+        self,
+        tx: Transactions,
+        principal: Principal,
+        name: str,
+        database_id: str | None,
+        kind: KeyKind = "server",
     ) -> tuple[ApiKey, str]:
-        """The new key and the whole key, to show once (pgcube keeps only a hash)."""
+        """The new key and the whole key, to show once (pgcube keeps only a hash). A web key
+        reaches one database, under its access rules (SPEC §11.1)."""
         name = _checked_name(name, "name")
         if not name:
             raise errors.ValidationError("Missing required field: name", details={"field": "name"})
+        if kind == "web" and database_id is None:
+            raise errors.ValidationError(
+                "A web key belongs to one database: send its database_id", details={"field": "database_id"}
+            )
         if database_id is not None and not _DATABASE_ID.fullmatch(database_id):
             raise errors.ValidationError(
                 "database_id must be 24 lowercase hex characters", details={"field": "database_id"}
@@ -465,9 +475,15 @@ class AccountService:
             if database_id is not None and not await repo.owns_database(principal.account_id, database_id):
                 raise errors.DatabaseNotFound()
             api_key = await repo.add_key(
-                created.key_id, principal.account_id, name, created.prefix, created.secret_digest, database_id
+                created.key_id,
+                principal.account_id,
+                name,
+                created.prefix,
+                created.secret_digest,
+                database_id,
+                kind,
             )
-        log.info("API key %s created (account %s)", created.prefix, principal.account_id)
+        log.info("%s key %s created (account %s)", kind.capitalize(), created.prefix, principal.account_id)
         return api_key, created.key
 
     async def revoke_key(self, tx: Transactions, principal: Principal, key_id: str) -> str:
@@ -524,7 +540,11 @@ class AccountService:
             raise errors.AuthenticationFailed()
         self.key_usage.note(parsed.key_id)
         return Principal(
-            account_id=row.account_id, via="api_key", api_key_id=parsed.key_id, database_id=row.database_id
+            account_id=row.account_id,
+            via="api_key",
+            api_key_id=parsed.key_id,
+            database_id=row.database_id,
+            key_kind=row.kind,
         )
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 
 import msgspec
 
-from pgcube.auth.models import Account, ApiKey
+from pgcube.auth.models import Account, ApiKey, KeyKind
 
 # --- bodies ------------------------------------------------------------------------------
 
@@ -52,6 +52,8 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
 class CreateKeyBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     name: str
     database_id: str | None = None
+    kind: KeyKind = "server"
+    """``web``: a key safe to ship in a browser, bound to one database and its access rules."""
 
 
 # --- answers -----------------------------------------------------------------------------
@@ -95,6 +97,7 @@ class KeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     prefix: str
     database_id: str | None
+    kind: KeyKind
     created_at: dt.datetime
     last_used_at: dt.datetime | None
 
@@ -110,6 +113,7 @@ class NewKeyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     """The whole key. Shown in this answer only; pgcube keeps a hash."""
     prefix: str
     database_id: str | None
+    kind: KeyKind
     created_at: dt.datetime
 
     @classmethod

@@ -178,12 +178,12 @@ SELECT count(*) FROM pgcube.api_keys WHERE account_id = $1::uuid AND revoked_at 
 SELECT true FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid;
 
 -- name: add_key
-INSERT INTO pgcube.api_keys (id, account_id, name, prefix, secret_hash, database_id)
-VALUES ($1, $2::uuid, $3, $4, $5, $6)
-RETURNING id, name, prefix, database_id, created_at, last_used_at;
+INSERT INTO pgcube.api_keys (id, account_id, name, prefix, secret_hash, database_id, kind)
+VALUES ($1, $2::uuid, $3, $4, $5, $6, $7)
+RETURNING id, name, prefix, database_id, kind, created_at, last_used_at;
 
 -- name: list_keys
-SELECT id, name, prefix, database_id, created_at, last_used_at FROM pgcube.api_keys
+SELECT id, name, prefix, database_id, kind, created_at, last_used_at FROM pgcube.api_keys
 WHERE account_id = $1::uuid AND revoked_at IS NULL
 ORDER BY created_at, id;
 
@@ -193,7 +193,7 @@ WHERE id = $1 AND account_id = $2::uuid AND revoked_at IS NULL
 RETURNING true;
 
 -- name: key_for_auth
-SELECT account_id::text, secret_hash, database_id
+SELECT account_id::text, secret_hash, database_id, kind
 FROM pgcube.api_keys WHERE id = $1 AND revoked_at IS NULL;
 
 -- name: touch_keys

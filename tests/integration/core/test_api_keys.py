@@ -47,7 +47,8 @@ def test_a_key_is_shown_once_and_stored_as_a_hash(probe: httpx.Client, pg: SyncP
     created = probe.post("/core/api/v1/keys", json={"name": "backend"}, headers=owner.headers)
     assert created.status_code == 201, created.text
     body = created.json()
-    assert set(body) == {"id", "name", "key", "prefix", "database_id", "created_at"}
+    assert set(body) == {"id", "name", "key", "prefix", "database_id", "kind", "created_at"}
+    assert body["kind"] == "server"
     key = body["key"]
     assert KEY_SHAPE.fullmatch(key)
     assert body["prefix"] == f"pgc_{body['id']}"
@@ -67,6 +68,7 @@ def test_a_key_is_shown_once_and_stored_as_a_hash(probe: httpx.Client, pg: SyncP
             "name": "backend",
             "prefix": body["prefix"],
             "database_id": None,
+            "kind": "server",
             "created_at": body["created_at"],
             "last_used_at": None,
         }
