@@ -46,6 +46,21 @@ class SyncPg:
     def fetchval(self, sql: str, *args: Any) -> Any:
         return self._run(self.conn.fetchval(sql, *args))
 
+    def fetch_as(self, role: str, settings: dict[str, str], sql: str, *args: Any) -> list[asyncpg.Record]:
+        """``sql`` in a transaction of its own, as ``role`` with transaction-local ``settings``
+        (rolled back): what a DBA runs to see the data as an end user (docs/psql.md)."""
+
+        async def run() -> list[asyncpg.Record]:
+            async with self.conn.transaction():
+                await self.conn.execute(f'SET LOCAL ROLE "{role}"')
+                for name, value in settings.items():
+                    await self.conn.execute("SELECT set_config($1, $2, true)", name, value)
+                rows: list[asyncpg.Record] = await self.conn.fetch(sql, *args)
+                await self.conn.execute("RESET ROLE")
+                return rows
+
+        return self._run(run())
+
     @staticmethod
     def json(value: bytes | None) -> Any:
         return None if value is None else json.loads(value)

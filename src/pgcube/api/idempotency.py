@@ -29,7 +29,7 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 async def _request_hash(request: Request[Any, Any, Any], principal: Principal) -> bytes:
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
-    digest.update(f"reach {principal.database_id or '*'}\n".encode())
+    digest.update(f"reach {principal.database_id or '*'} user {principal.user_key or '-'}\n".encode())
     digest.update(await request.body())
     return digest.digest()
 

@@ -38,6 +38,8 @@ from pgcube.schemas.management import (
     Metadata,
     MetadataAnswer,
     Pagination,
+    SetAccessAnswer,
+    SetAccessBody,
 )
 from pgcube.settings import Settings
 
@@ -178,6 +180,18 @@ async def drop_collections(
     return DropCollectionsAnswer(dropped_collections=dropped)
 
 
+@post(
+    "/set_access",
+    operation_id="setAccess",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Set who may read and write a collection with a web key (row-level security policies)",
+)
+async def set_access(data: JSONBody[SetAccessBody], principal: Auth, conn: Conn) -> SetAccessAnswer:
+    access = await service.set_access(conn, principal, data.database_id, data.collection, data.access())
+    return SetAccessAnswer(collection=data.collection, access=access)
+
+
 def management_router() -> Router:
     return Router(
         path="/api",
@@ -189,5 +203,6 @@ def management_router() -> Router:
             list_collections,
             drop_database,
             drop_collections,
+            set_access,
         ],
     )

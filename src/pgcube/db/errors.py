@@ -27,6 +27,8 @@ _BY_CODE: dict[str, type[errors.PgcubeError]] = {
     "40001": errors.Conflict,  # serialization_failure
     "40P01": errors.Conflict,  # deadlock_detected
     "55P03": errors.Conflict,  # lock_not_available
+    # A web-key write whose new row a collection's row-level security refuses (SPEC §11.4).
+    "42501": errors.Forbidden,  # insufficient_privilege
 }
 
 _BY_CLASS: dict[str, type[errors.PgcubeError]] = {
@@ -43,6 +45,7 @@ _MESSAGES: dict[str, str] = {
     "40001": "The request conflicted with a concurrent one; retry it",
     "40P01": "The request conflicted with a concurrent one; retry it",
     "55P03": "The request conflicted with a concurrent one; retry it",
+    "42501": "The collection's access rules do not allow this",
     "22": "A value in the request does not apply to the data it meets (wrong type or out of range)",
 }
 

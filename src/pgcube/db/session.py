@@ -11,9 +11,14 @@ atomically (ADR 0013).
   raises) on that same connection, for work that must be all or nothing
   across statements (an upsert, an ``Idempotency-Key``, DDL). A transaction
   opened inside another joins it: the outer one commits.
+* ``acting_as(user_key)`` — a web-key request's document statements: inside a
+  transaction, as the role ``pgcube_web`` (no ``BYPASSRLS``) with the end user
+  in the transaction-local setting ``pgcube.userkey``, so PostgreSQL's
+  row-level security decides what they see and change (SPEC §11.4, ADR 0018).
+  ``BEGIN``, the role and the user go in one round trip.
 * The statement timeout is the connection's (``pgcube.db.pool``), so no
   request sets anything on a connection and it goes back to the pool as it
-  came (RELIABILITY D3).
+  came (RELIABILITY D3): the role and the user are ``LOCAL``, gone at ``COMMIT``.
 
 Failures keep the rules of ``pgcube.db.transaction``: no free connection within
 the acquire timeout is a 503; a connection that dies before the request's first
@@ -22,6 +27,7 @@ statement is replaced (``retry_on_loss``), so only requests in flight fail.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -34,6 +40,33 @@ from pgcube.db.transaction import Connection
 from pgcube.settings import Settings
 
 T = TypeVar("T")
+
+WEB_ROLE = "pgcube_web"
+"""The role of web-key requests (migration 0006): bound by every collection's row-level security."""
+_USER_KEY = re.compile(r"[0-9a-f]{32}")
+_UNRESTRICTED = "RESET ROLE; SELECT set_config('pgcube.userkey', '', true)"
+
+
+def restriction(user_key: str | None) -> str:
+    """The statements that make the rest of a transaction ``WEB_ROLE`` acting for ``user_key``
+    (none: no end user). The key is an id_token's verified ``sub``: 32 hex digits, checked again
+    here because it is written into the text (simple query protocol: one round trip)."""
+    if user_key is not None and not _USER_KEY.fullmatch(user_key):
+        raise ValueError("an end user's key is 32 lowercase hex digits")
+    return f"SET LOCAL ROLE {WEB_ROLE}; SELECT set_config('pgcube.userkey', '{user_key or ''}', true)"
+
+
+class _ScriptTransaction:
+    """A transaction begun by a script of ours (``BEGIN; ...``), for ``transaction.finish``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def commit(self) -> None:
+        await self._conn.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._conn.execute("ROLLBACK")
 
 
 class Session:
@@ -86,6 +119,38 @@ class Session:
                 await transaction.finish(tx, self._conn, failed=True)
                 raise
             await transaction.finish(tx, self._conn, failed=False)
+        finally:
+            self._in_transaction = False
+
+    @asynccontextmanager
+    async def acting_as(self, user_key: str | None) -> AsyncIterator[None]:
+        """The block's statements run as ``WEB_ROLE`` for the end user ``user_key``.
+
+        Inside the request's transaction, the role and the user are set for the block and reset
+        after it (what follows, such as an ``Idempotency-Key``'s stored answer, is pgcube's own
+        work). Otherwise the block is a transaction of its own, begun with them in one round
+        trip and committed after it (rolled back when it raises)."""
+        setup = restriction(user_key)
+        conn = await self.connection()
+        if self._in_transaction:
+            await conn.execute(setup)
+            yield
+            await conn.execute(_UNRESTRICTED)
+            return
+        tx = _ScriptTransaction(conn)
+        try:
+            await conn.execute("BEGIN; " + setup)
+        except BaseException:  # a failed script leaves its transaction open: end it here
+            await transaction.finish(tx, conn, failed=True)
+            raise
+        self._in_transaction = True
+        try:
+            try:
+                yield
+            except BaseException:
+                await transaction.finish(tx, conn, failed=True)
+                raise
+            await transaction.finish(tx, conn, failed=False)
         finally:
             self._in_transaction = False
 

@@ -184,6 +184,16 @@ async def fetch_collection(conn: Connection, database: Database, name: str) -> C
     return None if row is None else _collection(database, row)
 
 
+async def set_access(conn: Connection, database: Database, name: str, access: Access) -> bool:
+    """Record a collection's access rules and apply them to its table (one round trip each);
+    False when the database has no such collection."""
+    found = await conn.fetchval(SQL.set_access, database.id, name, access.read.value, access.write.value)
+    if not found:
+        return False
+    await conn.execute(ddl.apply_access(database.schema_name, name, access))
+    return True
+
+
 async def collection_names(conn: Connection, database: Database) -> list[str]:
     rows = await conn.fetch(SQL.collection_names, database.id)
     return [row["name"] for row in rows]

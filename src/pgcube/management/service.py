@@ -38,7 +38,14 @@ from pgcube.errors import (
     ValidationError,
 )
 from pgcube.management import ddl, repository
-from pgcube.management.models import SCALAR_TYPES, Collection, CollectionDefinition, Database, FieldType
+from pgcube.management.models import (
+    SCALAR_TYPES,
+    Access,
+    Collection,
+    CollectionDefinition,
+    Database,
+    FieldType,
+)
 from pgcube.management.naming import (
     check_collection_name,
     check_database_name,
@@ -288,6 +295,19 @@ async def list_databases(
         offset=(page - 1) * page_size,
     )
     return DatabasePage(page=page, page_size=page_size, total_items=total, items=items)
+
+
+async def set_access(
+    conn: Connection, principal: Principal, database_id: str, name: str, access: Access
+) -> Access:
+    """Change a collection's access rules: the catalog row and the table's policies, in the
+    request's transaction (SPEC §11.4); every process forgets its cached copy."""
+    database = await get_database(conn, principal, database_id, lock=True)
+    check_collection_name(name, field="collection")
+    if not await repository.set_access(conn, database, name, access):
+        raise CollectionNotFound(details={"collection": name})
+    caches().forget_collection(database.id, name)
+    return access
 
 
 async def get_metadata(

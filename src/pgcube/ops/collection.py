@@ -19,7 +19,7 @@ from pgcube.data.documents import raw_documents
 from pgcube.data.pagination import ddo_pagination
 from pgcube.data.service import Inserted, Page, Removed, Updated
 from pgcube.errors import ValidationError
-from pgcube.ops.registry import Answer, Body, CollectionUse, Context, Op, Tx
+from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
 from pgcube.query import DDO_POINTERS, Pointers
 
 Criteria = dict[str, Any]
@@ -285,6 +285,7 @@ def _op(
         tx=tx,
         collection=CollectionUse.CREATES if creates else CollectionUse.NEEDS,
         aliases={f"db.{verb}": variant, **dict.fromkeys(legacy, variant)},
+        principals=ALL_PRINCIPALS,  # web keys under the collection's access rules (the runner)
         idempotent=idempotent,
         example=example,
     )

@@ -1,8 +1,15 @@
-"""Running one op: the caller's kind, the target collection, the transaction mode.
+"""Running one op: the caller's kind, the target collection, the access rules, the transaction mode.
 
 Both dialects come through here: the DDO endpoint with the op its body named,
 ``/api/crud`` with the op its method stands for — so a rule about who may run
 what, or how, holds for both.
+
+A web key (SPEC §11.4) runs a collection op only where the collection's rule
+for that op (``read`` for a read, ``write`` for a write) lets web keys in at
+all (``pgcube.management.access``). Which *documents* it then sees or changes is decided by PostgreSQL: the
+handler's statements run as the restricted role for that end user
+(``Session.acting_as``), under the table's row-level security. No document
+is filtered here.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pgcube.errors import CollectionNotFound, Forbidden
+from pgcube.management.access import admit, rule_for
 from pgcube.ops.registry import CollectionUse, Context, Op, Tx, kind_of
 
 R = TypeVar("R")
@@ -17,7 +25,8 @@ R = TypeVar("R")
 
 async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
     """Run ``op``'s handler on ``command``: 403 for a principal the op does not accept; the target
-    collection resolved first when the op declares one; reads retried once on a lost connection."""
+    collection resolved first when the op declares one; a web key's statements under the
+    collection's access rules; reads retried once on a lost connection."""
     if kind_of(ctx.principal) not in op.principals:
         raise Forbidden(f"{op.name} does not accept this credential")
 
@@ -26,9 +35,14 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
             try:
                 ctx.target = await ctx.documents.target(ctx.principal, ctx.database_id, command.collection)
             except CollectionNotFound:
-                if op.collection is not CollectionUse.CREATES:
+                # A web key never creates a collection: a new one is locked (rules none/none).
+                if op.collection is not CollectionUse.CREATES or ctx.principal.is_web:
                     raise
                 return await create_then_run()
+            if ctx.principal.is_web:
+                admit(rule_for(ctx.collection.collection.access, write=op.tx is not Tx.READ), ctx.principal)
+                async with ctx.session.acting_as(ctx.principal.user_key):
+                    return await op.handler(ctx, command)
         return await op.handler(ctx, command)
 
     async def create_then_run() -> R:

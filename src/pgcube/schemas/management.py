@@ -11,7 +11,10 @@ from typing import Annotated
 import msgspec
 
 from pgcube.management.models import (
+    LOCKED,
     SCALAR_TYPES,
+    Access,
+    AccessRule,
     Collection,
     CollectionDefinition,
     Database,
@@ -43,11 +46,16 @@ class CollectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     fields: Annotated[list[FieldIn], msgspec.Meta(max_length=MAX_FIELDS_PER_COLLECTION)] = []
     strict: bool = False
     """Refuse keys that are not declared (system fields excepted)."""
+    access: Access = LOCKED
+    """Who may read and write its documents with a web key (SPEC §11.4); default ``none``/``none``."""
 
     def definition(self) -> CollectionDefinition:
         """The domain value; ``management.service`` checks it (names, duplicates, index flags)."""
         return CollectionDefinition(
-            name=self.name, strict=self.strict, fields=tuple(field.spec() for field in self.fields)
+            name=self.name,
+            strict=self.strict,
+            fields=tuple(field.spec() for field in self.fields),
+            access=self.access,
         )
 
 
@@ -61,6 +69,17 @@ class AddCollectionBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     collections: Annotated[
         list[CollectionIn], msgspec.Meta(min_length=1, max_length=MAX_COLLECTIONS_PER_REQUEST)
     ]
+
+
+class SetAccessBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    database_id: str
+    collection: str
+    read: AccessRule
+    """``all`` (any web key), ``users`` (a signed-in end user), ``owner`` (the document's creator), ``none``."""
+    write: AccessRule
+
+    def access(self) -> Access:
+        return Access(read=self.read, write=self.write)
 
 
 class DropDatabaseBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -108,6 +127,7 @@ class CollectionOut(msgspec.Struct, kw_only=True):
     fields: list[FieldOut]
     strict: bool
     indexes: list[IndexOut]
+    access: Access
 
     @classmethod
     def of(cls, collection: Collection) -> CollectionOut:
@@ -116,7 +136,14 @@ class CollectionOut(msgspec.Struct, kw_only=True):
             fields=[FieldOut.of(spec) for spec in collection.fields],
             strict=collection.strict,
             indexes=[IndexOut.of(info) for info in describe_indexes(collection.name, collection.fields)],
+            access=collection.access,
         )
+
+
+class SetAccessAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    collection: str
+    access: Access
 
 
 class DatabaseRef(msgspec.Struct, kw_only=True):

@@ -86,6 +86,11 @@ INSERT INTO pgcube.collections (database_id, name, strict, access_read, access_w
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING RETURNING created_at;
 
+-- name: set_access
+UPDATE pgcube.collections SET access_read = $3, access_write = $4
+WHERE database_id = $1 AND name = $2
+RETURNING true;
+
 -- name: insert_field
 INSERT INTO pgcube.fields (database_id, collection_name, position, name, type, required, indexed)
 VALUES ($1, $2, $3, $4, $5, $6, $7);

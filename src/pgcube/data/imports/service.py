@@ -32,6 +32,7 @@ import contextlib
 import enum
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 import msgspec
@@ -44,6 +45,7 @@ from pgcube.data.quota import quota_error
 from pgcube.db.session import Session
 from pgcube.errors import CollectionNotFound, DuplicateKey, PgcubeError, ValidationError
 from pgcube.management import service as catalog
+from pgcube.management.access import admit, rule_for
 from pgcube.management.models import Collection
 from pgcube.principal import Principal
 from pgcube.settings import Settings
@@ -98,10 +100,25 @@ async def import_upload(
     file = await spool(chunks, SPOOL_BYTES)
     conn = await session.begin_request()
     collection = await catalog.resolve_collection(
-        session, settings, principal, request.database_id, request.collection_name, create=True
+        session,
+        settings,
+        principal,
+        request.database_id,
+        request.collection_name,
+        create=not principal.is_web,
     )
+    restricted = None
+    if principal.is_web:  # under the collection's write rule and its row-level security
+        admit(rule_for(collection.access, write=True), principal)
+        restricted = session.acting_as(principal.user_key)
     count = await import_documents(
-        conn, settings, collection, file, mode=request.mode, account_id=principal.account_id
+        conn,
+        settings,
+        collection,
+        file,
+        mode=request.mode,
+        account_id=principal.account_id,
+        restricted=restricted,
     )
     return collection, count
 
@@ -138,13 +155,33 @@ async def import_documents(
     *,
     mode: ImportMode = ImportMode.INSERT,
     account_id: str | None = None,
+    restricted: AbstractAsyncContextManager[None] | None = None,
 ) -> int:
     """Import the file ``chunks`` carries into ``collection``; how many documents were written.
 
     With ``account_id``, the account's document quota holds: the stream stops
     as soon as the file alone would break it (insert mode), and the final
     check runs under a per-account lock, just before the move.
+
+    With ``restricted`` (a web key: ``Session.acting_as``), everything up to the
+    move runs in it — the staging table is the restricted role's own, and the
+    documents meet the collection's row-level security; the statistics are
+    refreshed after it, by the owner.
     """
+    async with restricted or contextlib.nullcontext():
+        written = await _stage_and_move(conn, settings, collection, chunks, mode, account_id)
+    await staging.analyze(conn, collection)
+    return written
+
+
+async def _stage_and_move(
+    conn: Connection,
+    settings: Settings,
+    collection: Collection,
+    chunks: AsyncIterator[bytes],
+    mode: ImportMode,
+    account_id: str | None,
+) -> int:
     quota = None
     if account_id is not None and mode is ImportMode.INSERT:  # upsert: replaced documents add nothing
         quota = (settings.quota_documents, await repository.account_documents(conn, account_id))
@@ -160,9 +197,7 @@ async def import_documents(
         raise rows.error
     if account_id is not None:
         await _check_quota(conn, settings, collection, account_id, rows.count, mode)
-    written = await _move(conn, collection, mode)
-    await staging.analyze(conn, collection)
-    return written
+    return await _move(conn, collection, mode)
 
 
 async def _check_quota(
