@@ -326,6 +326,12 @@ def promised(route: tuple[str, str], request: Request) -> Iterator[Variant]:
     if route[1] == "/api/drop_database":
         yield with_body("the wrong confirmation", confirmation="not the name")
         yield with_body("an empty confirmation", confirmation="")
+    if route == ("POST", "/api/set_access"):
+        yield with_body("an unknown rule", read="everyone")
+        yield with_body("a rule that is not a string", write=1)
+        yield with_body("a collection that does not exist", collection="no_such")
+        yield with_body("a reserved name", collection="_users")
+        yield with_body("an unknown key", public=True)
     if route[1] == "/api/drop_collections":
         yield with_body("a collection that does not exist", collection_names=["no_such"])
         yield with_body("one that exists, one that does not", collection_names=["items", "no_such"])
@@ -389,6 +395,12 @@ def snapshot(pg: SyncPg, account_id: str) -> dict[str, Any]:
         ),
         "indexes": rows(
             "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE schemaname = ANY($1::text[])",
+            schemas,
+        ),
+        # The access rules as PostgreSQL holds them (SPEC §11.4).
+        "policies": rows(
+            "SELECT schemaname, tablename, policyname, cmd, roles::text, qual, with_check FROM pg_policies "
+            "WHERE schemaname = ANY($1::text[])",
             schemas,
         ),
     }

@@ -56,6 +56,13 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
             ]
             for method in ("POST", "DELETE")
         },
+        ("POST", "/api/set_access"): [
+            (
+                "POST",
+                "/api/set_access",
+                {"json": {"database_id": db_id, "collection": "items", "read": "all", "write": "all"}},
+            )
+        ],
         ("POST", "/api/crud"): [("POST", "/api/crud", {"json": {**target, "data": {"n": 9}}})],
         ("GET", "/api/crud"): [("GET", "/api/crud", {"params": {**target, "filters": json.dumps({"n": 1})}})],
         ("PUT", "/api/crud"): [
