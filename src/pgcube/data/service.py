@@ -125,9 +125,12 @@ def _check_strict_paths(collection: Collection, paths: Sequence[tuple[str, ...]]
 class DocumentService:
     """The document commands on one request's session."""
 
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings, *, sets_userkey: bool = True) -> None:
         self.session = session
         self.settings = settings
+        self.sets_userkey = sets_userkey
+        """Whether the caller may give documents their ``_userkey`` (server credentials; a web key's
+        documents get the signed-in end user's from PostgreSQL)."""
 
     async def target(
         self, principal: Principal, database_id: str, collection_name: str, *, create: bool = False
@@ -145,6 +148,7 @@ class DocumentService:
             catalog.validator_for(where.collection),
             max_batch=self.settings.max_batch_size,
             max_document_bytes=self.settings.max_document_bytes,
+            keep_userkey=self.sets_userkey,
         )
 
     # --- reads ---------------------------------------------------------------------------------
@@ -201,8 +205,12 @@ class DocumentService:
         prepared = self.prepare(where, command.documents)
         conn = await self.session.connection()
         await quota.INSERTS.admit(conn, where.account_id, len(prepared), self.settings.quota_documents)
+        user_keys = [p.user_key for p in prepared]
         statement = query.compile_insert(
-            where.compiled, [p.key for p in prepared], [p.data for p in prepared]
+            where.compiled,
+            [p.key for p in prepared],
+            [p.data for p in prepared],
+            user_keys if any(key is not None for key in user_keys) else None,
         )
         documents = await repository.insert(conn, statement)
         return Inserted(documents, [p.key for p in prepared])

@@ -108,7 +108,7 @@ class Context:
 
     @cached_property
     def documents(self) -> DocumentService:
-        return DocumentService(self.session, self.settings)
+        return DocumentService(self.session, self.settings, sets_userkey=not self.principal.is_web)
 
     @property
     def collection(self) -> Target:

@@ -25,22 +25,33 @@ TRASH_KEY = ("collection", "_ref", "kind")
 """The columns of ``_trash`` before a document's row: where it came from, which operation, why."""
 
 
-def compile_insert(collection: Collection, keys: Sequence[str], documents: Sequence[bytes]) -> Compiled:
+def compile_insert(
+    collection: Collection,
+    keys: Sequence[str],
+    documents: Sequence[bytes],
+    user_keys: Sequence[str | None] | None = None,
+) -> Compiled:
     """One ``INSERT ... SELECT ... FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY ...
-    ORDER BY n RETURNING <document>``: the stored documents, in the order given."""
+    ORDER BY n RETURNING <document>``: the stored documents, in the order given.
+
+    ``_userkey`` is the column's default (the signed-in end user, migration 0006) unless
+    ``user_keys`` gives it, one per document (``$3::text[]``: a server credential's choice)."""
+    given = user_keys is not None
 
     def build() -> str:
         params = Params()
-        rows = sql.with_ordinality(
-            sql.fn("unnest", params.take("text[]"), params.take("jsonb[]")), "t", ["k", "d", "n"]
-        )
-        select = exp.select(col("k"), col("d")).from_(rows).order_by(col("n"))
-        statement = exp.insert(select, _table(collection), columns=["_key", "data"])
+        arrays = [params.take("text[]"), params.take("jsonb[]")] + ([params.take("text[]")] if given else [])
+        names = ["k", "d"] + (["u"] if given else []) + ["n"]
+        rows = sql.with_ordinality(sql.fn("unnest", *arrays), "t", names)
+        select = exp.select(*(col(name) for name in names[:-1])).from_(rows).order_by(col("n"))
+        columns = ["_key", "data"] + (["_userkey"] if given else [])
+        statement = exp.insert(select, _table(collection), columns=columns)
         statement.set("returning", exp.Returning(expressions=[document_expression()]))
         return sql.render(statement)
 
-    text = SQL_CACHE.get(("insert", collection.schema, collection.table), build)
-    return Compiled(text, (list(keys), list(documents)))
+    text = SQL_CACHE.get(("insert", collection.schema, collection.table, given), build)
+    params: tuple[Any, ...] = (list(keys), list(documents))
+    return Compiled(text, (*params, list(user_keys)) if user_keys is not None else params)
 
 
 def compile_delete(

@@ -208,3 +208,23 @@ def test_set_access_refuses_bad_input_and_changes_nothing(
         )
         == "false"
     )
+
+
+def test_a_server_credential_may_name_the_end_user_of_a_document(app_db: Db, pg: SyncPg) -> None:
+    key = web_key(app_db.client, app_db.account, app_db.id)
+    alice = signed_in(pg, app_db.id)
+    docs = app_db.insert("notes", [{"t": "for alice", "_userkey": alice.user_key}, {"t": "nobody's"}])
+    assert [doc["_userkey"] for doc in docs] == [alice.user_key, None]
+    found = data(call(app_db, alice.headers(key), {"op": "collection.find", "collection": "notes"}))
+    assert [doc["t"] for doc in found] == ["for alice"]
+
+
+@pytest.mark.parametrize("value", [1, "", "a b", "x" * 65, {"k": 1}])
+def test_a_bad_userkey_from_a_server_credential_is_refused(app_db: Db, value: Any) -> None:
+    error = app_db.error(
+        {"op": "collection.insert", "collection": "notes", "data": [{"t": 1}, {"_userkey": value}]},
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert error["details"] == {"index": 1, "field": "_userkey"}
+    assert app_db.find("notes")["data"] == []
