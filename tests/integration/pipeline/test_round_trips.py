@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.accounts import Account, api_key_headers, create_api_key, new_account
+from tests.support.end_users import signed_in, web_key
 from tests.support.live import LiveServer, test_settings
 from tests.support.statement_log import StatementLog, statement_log
 from tests.support.sync_pg import SyncPg
@@ -190,3 +191,65 @@ def test_an_unknown_op_and_a_bad_body_send_nothing(
     bad = http.post(f"/api/{database}", json={"op": "collection.find", "where": {}}, headers=key_headers)
     assert (unknown.status_code, bad.status_code) == (404, 400)
     assert logged.take() == []
+
+
+@pytest.fixture(scope="module")
+def end_user_headers(http: httpx.Client, account: Account, database: str, pg: SyncPg) -> dict[str, str]:
+    """An end user of ``database`` through a web key whose first use is recorded, with documents of
+    their own in ``owned`` (rules ``owner``/``owner``)."""
+    made = http.post(
+        "/api/add_collection",
+        json={
+            "database_id": database,
+            "collections": [{"name": "owned", "access": {"read": "owner", "write": "owner"}}],
+        },
+        headers=account.headers,
+    )
+    assert made.status_code == 201, made.text
+    key = web_key(http, account, database)
+    headers = signed_in(pg, database).headers(key)
+    docs = [{"_key": f"u{i:03d}", "color": "red", "size": 1} for i in range(30)]
+    inserted = http.post(
+        f"/api/{database}",
+        json={"op": "collection.insert", "collection": "owned", "data": docs},
+        headers=headers,
+    )
+    assert inserted.status_code == 200, inserted.text
+    deadline = time.monotonic() + 10
+    while pg.fetchval(
+        "SELECT last_used_at IS NULL FROM pgcube.api_keys WHERE kind = 'web' AND database_id = $1", database
+    ):
+        assert time.monotonic() < deadline, "last_used_at was never written"
+        time.sleep(0.05)
+    return headers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"op": "collection.find", "collection": "owned", "match": {"_key": "u007"}},
+        {"op": "collection.find", "collection": "owned", "match": {"color": "red", "size": 1}, "limit": 25},
+    ],
+)
+def test_a_warm_end_user_read_is_three_statements(
+    http: httpx.Client,
+    logged: StatementLog,
+    database: str,
+    end_user_headers: dict[str, str],
+    body: dict[str, Any],
+) -> None:
+    """The role and the user, then the query, then COMMIT (ADR 0018): no look-up of the key, the
+    user or the session on a warm request."""
+
+    def send() -> httpx.Response:
+        return http.post(f"/api/{database}", json=body, headers=end_user_headers)
+
+    statements = _statements_of(logged, send)
+    assert len(statements) == 3, statements
+    script, query, commit = statements
+    assert script.startswith(
+        "statement: BEGIN; SET LOCAL ROLE pgcube_web; SELECT set_config('pgcube.userkey', '"
+    )
+    assert "SELECT" in query
+    assert commit == "statement: COMMIT"
+    assert send().json()["data"], "the request found nothing: the check would mean little"
