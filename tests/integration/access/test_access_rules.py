@@ -8,12 +8,14 @@ restricted role in plain SQL sees what the API shows.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.data.conftest import Db, make_db
+from tests.integration.imports.conftest import upload
 from tests.support.accounts import Account
 from tests.support.end_users import EndUser, schema_of, signed_in, web_key
 from tests.support.sync_pg import SyncPg
@@ -228,3 +230,32 @@ def test_a_bad_userkey_from_a_server_credential_is_refused(app_db: Db, value: An
     )
     assert error["details"] == {"index": 1, "field": "_userkey"}
     assert app_db.find("notes")["data"] == []
+
+
+def test_an_import_keeps_a_server_credentials_userkey_and_stamps_an_end_users(app_db: Db, pg: SyncPg) -> None:
+    key = web_key(app_db.client, app_db.account, app_db.id)
+    alice, bob = signed_in(pg, app_db.id), signed_in(pg, app_db.id)
+    by_server = upload(
+        app_db.client,
+        app_db.headers,
+        app_db.id,
+        json.dumps([{"_key": "s1", "_userkey": bob.user_key}, {"_key": "s2"}]).encode(),
+        collection="notes",
+    )
+    assert by_server.status_code == 201, by_server.text
+    by_alice = upload(
+        app_db.client,
+        alice.headers(key),
+        app_db.id,
+        json.dumps([{"_key": "a1", "_userkey": bob.user_key}]).encode(),
+        collection="notes",
+    )
+    assert by_alice.status_code == 201, by_alice.text
+    schema = schema_of(pg, app_db.id)
+    owners = {
+        row["_key"]: row["_userkey"] for row in pg.fetch(f'SELECT _key, _userkey FROM "{schema}".notes')
+    }
+    assert owners == {"s1": bob.user_key, "s2": None, "a1": alice.user_key}
+    refused = upload(app_db.client, {"X-API-KEY": key}, app_db.id, b'[{"t": 1}]', collection="notes")
+    assert refused.status_code == 401, refused.text
+    assert pg.fetchval(f'SELECT count(*) FROM "{schema}".notes') == 3

@@ -40,7 +40,9 @@ def test_array_ndjson_and_gzip_import_every_document(db: ImportDb, form: str, co
     assert all(len(doc["_key"]) == 32 and doc["_created_at"].endswith("Z") for doc in found)
 
 
-def test_system_fields_are_ignored_and_a_given_key_is_kept(db: ImportDb) -> None:
+def test_timestamps_are_ignored_and_a_given_key_and_userkey_are_kept(db: ImportDb) -> None:
+    """The account's own credential may name a document's end user (SPEC §11.4); a web key's
+    import is stamped with its signed-in user instead (tests/integration/access)."""
     docs = [
         {"_key": "alpha", "name": "a", "_created_at": "1999-01-01T00:00:00.000Z", "_userkey": "someone"},
         {"name": "b", "_modified_at": "x"},
@@ -51,7 +53,7 @@ def test_system_fields_are_ignored_and_a_given_key_is_kept(db: ImportDb) -> None
     assert rows["alpha"] == {"name": "a"}
     assert {"name": "b"} in rows.values()
     found = db.find("items", match={"_key": "alpha"})["data"][0]
-    assert found["_userkey"] is None
+    assert found["_userkey"] == "someone"
     assert not found["_created_at"].startswith("1999")
 
 

@@ -169,7 +169,9 @@ async def import_documents(
     refreshed after it, by the owner.
     """
     async with restricted or contextlib.nullcontext():
-        written = await _stage_and_move(conn, settings, collection, chunks, mode, account_id)
+        written = await _stage_and_move(
+            conn, settings, collection, chunks, mode, account_id, keep_userkey=restricted is None
+        )
     await staging.analyze(conn, collection)
     return written
 
@@ -181,11 +183,15 @@ async def _stage_and_move(
     chunks: AsyncIterator[bytes],
     mode: ImportMode,
     account_id: str | None,
+    *,
+    keep_userkey: bool,
 ) -> int:
+    """Stage the file, then move it. ``keep_userkey``: a server credential's ``_userkey`` values
+    are kept (SPEC §11.4); otherwise the column's default stamps the signed-in end user."""
     quota = None
     if account_id is not None and mode is ImportMode.INSERT:  # upsert: replaced documents add nothing
         quota = (settings.quota_documents, await repository.account_documents(conn, account_id))
-    rows = Rows(chunks, settings, catalog.validator_for(collection), quota=quota)
+    rows = Rows(chunks, settings, catalog.validator_for(collection), quota=quota, keep_userkey=keep_userkey)
     await staging.no_timeout(conn)
     await staging.create(conn)
     await staging.copy(conn, rows)
@@ -197,7 +203,7 @@ async def _stage_and_move(
         raise rows.error
     if account_id is not None:
         await _check_quota(conn, settings, collection, account_id, rows.count, mode)
-    return await _move(conn, collection, mode)
+    return await _move(conn, collection, mode, with_userkey=keep_userkey)
 
 
 async def _check_quota(
@@ -217,10 +223,12 @@ async def _check_quota(
         raise quota_error(settings.quota_documents, existing, adding, what="the file")
 
 
-async def _move(conn: Connection, collection: Collection, mode: ImportMode) -> int:
+async def _move(conn: Connection, collection: Collection, mode: ImportMode, *, with_userkey: bool) -> int:
     try:
         async with conn.transaction():  # a savepoint: the transaction survives a conflict
-            return await staging.move(conn, collection, upsert=mode is ImportMode.UPSERT)
+            return await staging.move(
+                conn, collection, upsert=mode is ImportMode.UPSERT, with_userkey=with_userkey
+            )
     except Exception as exc:
         state = staging.sqlstate(exc)
         if mode is ImportMode.INSERT and state == staging.UNIQUE_VIOLATION:
@@ -228,7 +236,7 @@ async def _move(conn: Connection, collection: Collection, mode: ImportMode) -> i
             if duplicate is not None:
                 raise duplicate_error(duplicate) from None
         if mode is ImportMode.UPSERT and state == staging.CARDINALITY_VIOLATION:
-            return await staging.move_last_wins(conn, collection)
+            return await staging.move_last_wins(conn, collection, with_userkey=with_userkey)
         raise
 
 
@@ -268,13 +276,14 @@ class Rows:
         validator: Validator,
         *,
         quota: tuple[int, int] | None = None,
+        keep_userkey: bool = False,
     ) -> None:
         self._chunks = chunks
         self._reader = DocumentReader(
             max_record_bytes=RECORD_SIZE_FACTOR * settings.max_document_bytes,
             max_text_bytes=settings.max_import_decompressed_bytes,
         )
-        self._prepare = _preparer(validator, settings.max_document_bytes)
+        self._prepare = _preparer(validator, settings.max_document_bytes, keep_userkey=keep_userkey)
         self._keys = uuid4_keys()
         self._quota = quota
         """(documents allowed per account, documents the account holds) — insert mode."""
@@ -356,7 +365,7 @@ def _take(rows: Iterator[staging.Row]) -> tuple[list[staging.Row], bool, Excepti
     try:
         for row in rows:
             batch.append(row)
-            size += len(row[2])
+            size += len(row[3])
             if len(batch) >= BATCH_ROWS or size >= BATCH_BYTES:
                 return batch, False, None
     except Exception as exc:
@@ -379,14 +388,16 @@ def uuid4_keys(batch: int = 4096) -> Iterator[str]:
         yield from (text[start : start + 32] for start in range(0, len(text), 32))
 
 
-def _preparer(validator: Validator, max_document_bytes: int) -> Callable[[Any, int], tuple[str, bytes]]:
-    def prepare(document: Any, index: int) -> tuple[str, bytes]:
+def _preparer(
+    validator: Validator, max_document_bytes: int, *, keep_userkey: bool
+) -> Callable[[Any, int], tuple[str, str | None, bytes]]:
+    def prepare(document: Any, index: int) -> tuple[str, str | None, bytes]:
         try:
-            prepared = prepare_one(document, index, validator, max_document_bytes)
+            prepared = prepare_one(document, index, validator, max_document_bytes, keep_userkey=keep_userkey)
         except UnicodeEncodeError:  # a lone surrogate (\ud800) the array decoder let through
             raise ValidationError(
                 f"Document {index} holds a string that is not valid Unicode", details={"index": index}
             ) from None
-        return prepared.key, prepared.data
+        return prepared.key, prepared.user_key, prepared.data
 
     return prepare

@@ -5,9 +5,10 @@ Everything runs on the request's connection, inside its transaction:
 1. ``create`` — a temporary staging table, dropped at commit (and gone with a
    rollback, like everything else the request did)::
 
-       n     bigint   -- the document's index in the file
-       key   text     -- its _key (the client's, or a new one)
-       data  jsonb    -- the document without system fields
+       n        bigint   -- the document's index in the file
+       key      text     -- its _key (the client's, or a new one)
+       userkey  text     -- its _userkey, from a server credential's file (else null)
+       data     jsonb    -- the document without system fields
 
    No index and no WAL (temporary tables are never logged): COPY into it is
    as cheap as COPY gets.
@@ -35,10 +36,10 @@ Connection = Any
 """An asyncpg connection (asyncpg ships no type information)."""
 
 STAGING = "pgcube_import"
-COLUMNS = ("n", "key", "data")
+COLUMNS = ("n", "key", "userkey", "data")
 
-Row = tuple[int, str, bytes]
-"""``(index in the file, _key, data as JSON bytes)``."""
+Row = tuple[int, str, str | None, bytes]
+"""``(index in the file, _key, _userkey, data as JSON bytes)``."""
 
 UNIQUE_VIOLATION = "23505"
 CARDINALITY_VIOLATION = "21000"
@@ -59,8 +60,8 @@ def sqlstate(exc: BaseException) -> str | None:
 
 async def create(conn: Connection) -> None:
     await conn.execute(
-        f"CREATE TEMPORARY TABLE {STAGING} (n bigint NOT NULL, key text NOT NULL, data jsonb NOT NULL) "
-        "ON COMMIT DROP"
+        f"CREATE TEMPORARY TABLE {STAGING} (n bigint NOT NULL, key text NOT NULL, userkey text, "
+        "data jsonb NOT NULL) ON COMMIT DROP"
     )
 
 
@@ -78,14 +79,21 @@ async def copy(conn: Connection, rows: AsyncIterable[Row]) -> None:
     await conn.copy_records_to_table(STAGING, records=rows, columns=COLUMNS)
 
 
-async def move(conn: Connection, collection: Collection, *, upsert: bool) -> int:
+def _columns(with_userkey: bool) -> tuple[str, str]:
+    """(the table's columns, staging's): ``_userkey`` from the file, or the column's default (the
+    signed-in end user of a web key, SPEC §11.4)."""
+    return ("_key, _userkey, data", "key, userkey, data") if with_userkey else ("_key, data", "key, data")
+
+
+async def move(conn: Connection, collection: Collection, *, upsert: bool, with_userkey: bool) -> int:
     """Insert (or upsert) every staged document into the collection; how many rows were written.
 
     Raises the driver's error on a duplicate ``_key`` (insert) or on a key the
     file holds twice (upsert); the caller's savepoint keeps the transaction
     usable for ``first_duplicate`` / ``move_last_wins``.
     """
-    statement = f"INSERT INTO {collection.sql_table} (_key, data) SELECT key, data FROM {STAGING}"
+    target, source = _columns(with_userkey)
+    statement = f"INSERT INTO {collection.sql_table} ({target}) SELECT {source} FROM {STAGING}"
     if upsert:
         statement += _ON_CONFLICT
     status: str = await conn.execute(statement)
@@ -99,11 +107,12 @@ async def analyze(conn: Connection, collection: Collection) -> None:
     await conn.execute(f"ANALYZE {collection.sql_table}")
 
 
-async def move_last_wins(conn: Connection, collection: Collection) -> int:
+async def move_last_wins(conn: Connection, collection: Collection, *, with_userkey: bool) -> int:
     """Upsert when the file holds some ``_key`` more than once: its last document wins."""
+    target, source = _columns(with_userkey)
     status: str = await conn.execute(
-        f"INSERT INTO {collection.sql_table} (_key, data) "
-        f"SELECT DISTINCT ON (key) key, data FROM {STAGING} ORDER BY key, n DESC" + _ON_CONFLICT
+        f"INSERT INTO {collection.sql_table} ({target}) "
+        f"SELECT DISTINCT ON (key) {source} FROM {STAGING} ORDER BY key, n DESC" + _ON_CONFLICT
     )
     return _row_count(status)
 
