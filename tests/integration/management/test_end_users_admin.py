@@ -17,6 +17,7 @@ import pytest
 
 from pgcube.api.account_only import WEB_KEY_REFUSED
 from pgcube.db.notify import CHANNEL
+from pgcube.schemas.management import iso_utc
 from pgcube.settings import Settings
 from pgcube.users.tokens import VerifiedIdTokens
 from tests.integration.management.conftest import create_database, insert_rows
@@ -138,8 +139,7 @@ def test_the_list_shows_each_user_and_never_a_hash(
         "roles": ["user"],
         "auth_types": ["email"],
         "disabled": False,
-        "created_at": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        + f"{created.microsecond // 1000:03d}Z",
+        "created_at": iso_utc(created),
         "last_signin_at": "2026-05-04T03:02:01.123Z",
     }
     for secret in (PASSWORD_HASH, "argon2", "password", "email_canonical"):
