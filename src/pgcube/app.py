@@ -44,6 +44,7 @@ log = logging.getLogger("pgcube")
 
 def route_handlers() -> Sequence[ControllerRouterHandler]:
     """Every route group of the service; a new group is one more entry here."""
+    from pgcube.api.end_users import end_users_router  # here, not above: one edit per route group
     from pgcube.api.imports import imports_router  # here, not above: one edit per route group
 
     # The DDO route (/api/{database_id}) goes last: the static /api routes win over it anyway.
@@ -52,6 +53,7 @@ def route_handlers() -> Sequence[ControllerRouterHandler]:
         health.ready,
         core_router(),
         management_router(),
+        end_users_router(),
         crud_router(),
         imports_router(),
         ddo_router(),

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from pgcube.ops import REGISTRY
-from tests.integration.test_tenancy import ACCOUNT_WIDE, Request, api_routes, requests_for
+from tests.integration.test_tenancy import ACCOUNT_WIDE, Request, add_end_user, api_routes, requests_for
 from tests.support.accounts import Account, create_api_key
 from tests.support.sync_pg import SyncPg
 
@@ -84,6 +84,9 @@ def optional_keys(route: tuple[str, str]) -> frozenset[str]:
         ("POST", "/api/create_database"): frozenset({"collections"}),
         ("GET", "/api/list_databases"): frozenset({"page", "page_size"}),
         ("POST", "/api/import_data"): frozenset({"collection_name"}),  # the file's name then
+        ("PUT", "/api/auth_settings"): frozenset(
+            {"allow_email_signup", "require_verified_email", "verify_email_on_signup"}
+        ),
     }.get(route, frozenset())
 
 
@@ -289,9 +292,21 @@ def promised(route: tuple[str, str], request: Request) -> Iterator[Variant]:
             ("filter", "{}"),
         ):
             yield Variant(f"{tag}: {key}={value}", method, path, {"params": {**params, key: value}})
-    if route == ("GET", "/api/list_databases"):
-        for key, value in (("page_size", 1001), ("page", 0), ("page_size", -1)):
+    if route in {("GET", "/api/list_databases"), ("GET", "/api/end_users")}:
+        for key, value in (("page_size", 1001), ("page", 0), ("page_size", -1), ("page", "many")):
             yield Variant(f"{tag}: {key}={value}", method, path, {"params": {**kwargs["params"], key: value}})
+    if route == ("PUT", "/api/auth_settings"):
+        for key in ("allow_email_signup", "require_verified_email", "verify_email_on_signup"):
+            for value in ("false", 0, None):
+                yield with_body(f"{key} {value!r}", **{key: value})
+        yield with_body("a setting that does not exist", allow_signup=True)
+    if route[1] == "/api/end_users" and route[0] != "GET":
+        yield with_body("an end user who does not exist", _userkey="f" * 32)
+        yield with_body("an empty _userkey", _userkey="")
+        yield with_body("a _userkey over 64 characters", _userkey="a" * 65)
+        if "disabled" in body:
+            for value in ("false", 0, 1, None):
+                yield with_body(f"disabled {value!r}", disabled=value)
     if route == ("POST", "/api/create_database"):
         for bad in BAD_NAMES:
             yield with_body(f"db_name {bad!r}", db_name=bad)
@@ -420,8 +435,9 @@ class Owned:
     name: str
 
 
-def make_database(client: httpx.Client, account: Account) -> tuple[str, str]:
-    """A database with a collection ``items`` (declared integer ``n``), two documents and a trashed one."""
+def make_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str, str]:
+    """A database with a collection ``items`` (declared integer ``n``), two documents and a trashed
+    one, and an end user with a session."""
     name = "refusals_" + secrets.token_hex(4)
     created = client.post(
         "/api/create_database",
@@ -439,13 +455,14 @@ def make_database(client: httpx.Client, account: Account) -> tuple[str, str]:
     ):
         answer = client.post(f"/api/{db_id}", json=body, headers=account.headers)
         assert answer.status_code == 200, answer.text
+    add_end_user(pg, db_id)
     return db_id, name
 
 
 @pytest.fixture(scope="module")
-def owned(module_client: httpx.Client, module_account: Account) -> Owned:
+def owned(module_client: httpx.Client, module_account: Account, pg: SyncPg) -> Owned:
     """The owner's database, with an API key and an idempotency row to protect as well."""
-    db_id, name = make_database(module_client, module_account)
+    db_id, name = make_database(module_client, module_account, pg)
     create_api_key(module_client, module_account, database_id=db_id)
     idempotent = module_client.post(
         f"/api/{db_id}",
@@ -511,12 +528,14 @@ def test_refused_and_nothing_changed(key: str, module_client: httpx.Client, pg: 
     assert not problems, "\n".join(problems)
 
 
-def test_the_valid_requests_are_accepted(module_client: httpx.Client, module_account: Account) -> None:
+def test_the_valid_requests_are_accepted(
+    module_client: httpx.Client, module_account: Account, pg: SyncPg
+) -> None:
     """Each variant differs from an accepted request by its defect only: the base requests pass
     (each on a database of its own, so that the drops do not get in each other's way)."""
     for route in valid_requests("x" * 24, "y"):
         for index in range(len(valid_requests("x" * 24, "y")[route])):
-            db_id, name = make_database(module_client, module_account)
+            db_id, name = make_database(module_client, module_account, pg)
             method, path, kwargs = valid_requests(db_id, name)[route][index]
             response = module_client.request(method, path, headers=module_account.headers, **kwargs)
             if kwargs.get("json", {}).get("op", "").endswith("restore"):

@@ -19,12 +19,16 @@ from pgcube.app import create_app
 from pgcube.ops import REGISTRY
 from pgcube.settings import Settings
 from tests.support.accounts import Account, api_key_headers, create_api_key
+from tests.support.end_user_rows import add_end_user as add_end_user_row
+from tests.support.end_user_rows import add_session
 from tests.support.sync_pg import SyncPg
 
 Request = tuple[str, str, dict[str, Any]]
 
 # Routes under /api that take no database of anyone's: nothing of A's to reach.
 ACCOUNT_WIDE = {("POST", "/api/create_database"), ("GET", "/api/list_databases")}
+END_USER_KEY = "0123456789abcdef" * 2
+"""The end user that ``a_database`` (and the refusal walk's database) has signed up."""
 
 
 def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
@@ -62,6 +66,21 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
                 "/api/set_access",
                 {"json": {"database_id": db_id, "collection": "items", "read": "all", "write": "all"}},
             )
+        ],
+        ("GET", "/api/auth_settings"): [("GET", "/api/auth_settings", {"params": {"database_id": db_id}})],
+        ("PUT", "/api/auth_settings"): [
+            ("PUT", "/api/auth_settings", {"json": {"database_id": db_id, "allow_email_signup": False}})
+        ],
+        ("GET", "/api/end_users"): [("GET", "/api/end_users", {"params": {"database_id": db_id}})],
+        ("PATCH", "/api/end_users"): [
+            (
+                "PATCH",
+                "/api/end_users",
+                {"json": {"database_id": db_id, "_userkey": END_USER_KEY, "disabled": True}},
+            )
+        ],
+        ("DELETE", "/api/end_users"): [
+            ("DELETE", "/api/end_users", {"json": {"database_id": db_id, "_userkey": END_USER_KEY}})
         ],
         ("POST", "/api/crud"): [("POST", "/api/crud", {"json": {**target, "data": {"n": 9}}})],
         ("GET", "/api/crud"): [("GET", "/api/crud", {"params": {**target, "filters": json.dumps({"n": 1})}})],
@@ -122,8 +141,16 @@ def test_every_route_and_op_is_covered() -> None:
     assert ops == set(REGISTRY.names())
 
 
-def snapshot(pg: SyncPg, db_id: str) -> Any:
+def add_end_user(pg: SyncPg, db_id: str) -> None:
+    """``END_USER_KEY`` signed up to the database, with a live session."""
     schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db_id)
+    add_session(pg, schema, add_end_user_row(pg, schema, user_key=END_USER_KEY))
+
+
+def snapshot(pg: SyncPg, db_id: str) -> Any:
+    schema, settings = pg.fetchrow(
+        "SELECT schema_name, auth_settings FROM pgcube.databases WHERE id = $1", db_id
+    )
     catalog = pg.fetch(
         "SELECT c.name, c.strict, f.name AS field, f.type FROM pgcube.collections c "
         "LEFT JOIN pgcube.fields f ON (f.database_id, f.collection_name) = (c.database_id, c.name) "
@@ -132,11 +159,14 @@ def snapshot(pg: SyncPg, db_id: str) -> Any:
     )
     rows = pg.fetch(f'SELECT _key, _modified_at, data::text FROM "{schema}"."items" ORDER BY _key')
     trash = pg.fetchval(f'SELECT count(*) FROM "{schema}"._trash')
-    return schema, [tuple(r) for r in catalog], [tuple(r) for r in rows], trash
+    users = pg.fetch(f'SELECT * FROM "{schema}"._users ORDER BY _userkey')
+    sessions = pg.fetch(f'SELECT * FROM "{schema}"._sessions ORDER BY id')
+    end_users = [tuple(r) for r in users], [tuple(r) for r in sessions]
+    return schema, settings, [tuple(r) for r in catalog], [tuple(r) for r in rows], trash, end_users
 
 
 @pytest.fixture
-def a_database(client: httpx.Client, account: Account) -> tuple[str, str]:
+def a_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str, str]:
     name = "tenant_" + secrets.token_hex(4)
     response = client.post(
         "/api/create_database",
@@ -154,6 +184,7 @@ def a_database(client: httpx.Client, account: Account) -> tuple[str, str]:
         headers=account.headers,
     )
     assert inserted.status_code == 200, inserted.text
+    add_end_user(pg, db_id)
     return db_id, name
 
 

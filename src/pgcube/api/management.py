@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import Method, OperationIDCreator
 from litestar.types.internal_types import PathParameterDefinition
 
+from pgcube.api.account_only import ACCOUNT_ONLY
 from pgcube.management import service
 from pgcube.management.repository import Connection
 from pgcube.principal import Principal
@@ -205,4 +206,5 @@ def management_router() -> Router:
             drop_collections,
             set_access,
         ],
+        dependencies=ACCOUNT_ONLY,  # a web key is refused here (403), in this one place
     )
