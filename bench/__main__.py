@@ -13,6 +13,10 @@ For each workload, in one run on one PostgreSQL:
     statement on a pool configured like pgcube's (``bench.ceiling``): what
     this framework, driver and server allow any service, before its own code.
 
+A workload that repeats another by another caller (``Workload.baseline``: the
+find by an end user under an ``owner`` rule) measures pgcube only; its answers
+are checked equal to the baseline's, and (b)–(d) are the baseline's.
+
 Prints the table and rewrites the generated section of docs/benchmarks.md and
 docs/benchmarks.png. Raw results go to bench/results/ (not committed).
 """
@@ -116,15 +120,43 @@ def machine() -> dict[str, Any]:
     }
 
 
-def validate(client: httpx.Client, fixture: fixtures.Fixture, workload: Workload, canned: Path) -> bytes:
-    """Send the first body once: it must succeed with the expected answer; keep the answer for the ceiling."""
-    response = client.post(fixture.ddo_path, content=workload.encoded[0], headers=fixture.headers)
+def validate(
+    client: httpx.Client, fixture: fixtures.Fixture, workload: Workload, canned: Path, keep: bool = True
+) -> bytes:
+    """Send the first body once: it must succeed with the expected answer; keep the answer for the
+    ceiling in ``canned`` (unless not ``keep``: another server's check of the same request).
+
+    A workload with a baseline must answer the baseline's documents (validated before it)."""
+    headers = fixture.headers_for(workload.caller)
+    response = client.post(fixture.ddo_path, content=workload.encoded[0], headers=headers)
     if response.status_code != 200 or not workload.check(response.json()):
         raise RuntimeError(
             f"{workload.name}: unexpected answer {response.status_code}: {response.text[:500]}"
         )
-    (canned / f"{workload.name}.json").write_bytes(response.content)
+    if workload.baseline:
+        check_same_answer(workload, response.content, (canned / f"{workload.baseline}.json").read_bytes())
+    if keep:
+        (canned / f"{workload.name}.json").write_bytes(response.content)
     return response.content
+
+
+def check_same_answer(workload: Workload, answer: bytes, baseline: bytes) -> None:
+    """The workload answers the documents its baseline answered to the same body."""
+    data, expected = msgspec.json.decode(answer)["data"], msgspec.json.decode(baseline)["data"]
+    if data != expected:
+        raise RuntimeError(
+            f"{workload.name}: the answer differs from {workload.baseline}'s\n"
+            f"{workload.name}: {str(data)[:400]}\n{workload.baseline}: {str(expected)[:400]}"
+        )
+
+
+def selected(workloads: list[Workload], only: set[str] | None) -> list[Workload]:
+    """The workloads named in ``only`` (all when None), with the baselines they need, in order."""
+    if only is None:
+        return workloads
+    wanted = set(only)
+    wanted |= {w.baseline for w in workloads if w.name in only and w.baseline}
+    return [w for w in workloads if w.name in wanted]
 
 
 def deep_cursor(client: httpx.Client, fixture: fixtures.Fixture, page: int) -> str:
@@ -149,26 +181,36 @@ def statement(fixture: fixtures.Fixture, workload: Workload) -> floor.Statement:
     return floor.Statement(sql=sql, params=workload.floor.params, insert=workload.floor.insert)
 
 
-async def _floor_answer(url: str, statement: floor.Statement, explain: bool) -> tuple[list[Any], str]:
-    """(the floor's answer to the first variant, decoded; its plan when ``explain``)."""
+async def _floor_answer(
+    url: str, statement: floor.Statement, explain: bool, user_key: str | None = None
+) -> tuple[list[Any], str]:
+    """(the floor's answer to the first variant, decoded; its plan when ``explain``); with
+    ``user_key``, run as that end user under the access rules (``fixtures.act_as``)."""
     conn = await connect(Settings(), url)
     try:
-        args = floor.arguments(statement, statement.params[0])
-        plan = ""
-        if explain:
-            rows = await conn.fetch("EXPLAIN (COSTS OFF) " + statement.sql, *args)
-            plan = "\n".join(row[0] for row in rows)
-        values = [row[0] for row in await conn.fetch(statement.sql, *args)]
+        async with conn.transaction():
+            if user_key is not None:
+                await fixtures.act_as(conn, user_key)
+            args = floor.arguments(statement, statement.params[0])
+            plan = ""
+            if explain:
+                rows = await conn.fetch("EXPLAIN (COSTS OFF) " + statement.sql, *args)
+                plan = "\n".join(row[0] for row in rows)
+            values = [row[0] for row in await conn.fetch(statement.sql, *args)]
         return [msgspec.json.decode(v) if isinstance(v, bytes) else v for v in values], plan
     finally:
         await conn.close()
 
 
 def check_floor(fixture: fixtures.Fixture, workload: Workload, answer: bytes) -> str:
-    """The floor must give pgcube's answer to the first variant (documents, or the count); its plan."""
+    """The floor must give pgcube's answer to the first variant (documents, or the count); its plan.
+
+    An end user's workload runs the floor's statement as that end user too, so the plan shown is
+    the one PostgreSQL picks under the collection's row-level security."""
     sql = statement(fixture, workload)
     reads = not workload.writes and workload.floor.answer != "none"
-    values, plan = asyncio.run(_floor_answer(fixture.database_url, sql, explain=reads))
+    user = fixture.end_user.user_key if workload.caller == fixtures.END_USER and fixture.end_user else None
+    values, plan = asyncio.run(_floor_answer(fixture.database_url, sql, explain=reads, user_key=user))
     if not reads:
         return plan
     data = msgspec.json.decode(answer)["data"]
@@ -186,7 +228,7 @@ def measure_http(
 ) -> dict[str, Any]:
     label = server.name.replace(" ", "").replace("(", "-").replace(")", "")
     common = {"connections": workload.connections, "work": run.work, "name": f"{workload.name}-{label}"}
-    headers = run.fixture.headers
+    headers = run.fixture.headers_for(workload.caller)
     if workload.writes:
         fixtures.truncate(run.fixture, workload.collection)
     if args.warmup > 0:
@@ -269,10 +311,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 running.append(pgcube := servers.start_pgcube(database_url, work, secret))
                 fixture = fixtures.make(pgcube.url, database_url)
+                fixtures.sign_in_end_user(fixture, secret)  # before the load: it owns the documents
                 print(f"loading {args.docs:,} documents ...", flush=True)
                 results["load_seconds"] = fixtures.load(fixture, args.docs)
                 print(f"  {results['load_seconds']:.1f} s", flush=True)
-                workloads = [w for w in build(args.docs) if only is None or w.name in only]
+                workloads = selected(build(args.docs), only)
                 with httpx.Client(base_url=pgcube.url, timeout=60) as client:
                     for workload in workloads:
                         if workload.name == "page_cursor":
@@ -291,13 +334,15 @@ def main(argv: list[str] | None = None) -> int:
                     with httpx.Client(base_url=granian.url, timeout=60) as client:
                         for workload in workloads:
                             if workload.name in args.granian and not workload.writes:
-                                validate(client, fixture, workload, work)
+                                validate(client, fixture, workload, canned, keep=False)
                     running.append(servers.start_ceiling(canned, work, "granian"))
                     http["ceiling-granian"] = running[-1]
                 run = Run(fixture, work, servers.postmaster_pid(database_url))
                 with floor.Clients(args.floor_processes) as clients:
+                    measured: dict[str, dict[str, Any]] = {}
                     for workload in workloads:
-                        entry = run_workload(binary, http, clients, workload, args, run)
+                        entry = run_workload(binary, http, clients, workload, args, run, measured)
+                        measured[workload.name] = entry
                         results["workloads"].append(entry)
                         print(report.row_text(entry), flush=True)
             finally:
@@ -345,9 +390,11 @@ def run_workload(
     workload: Workload,
     args: argparse.Namespace,
     run: Run,
+    measured: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """pgcube (uvicorn, then granian), the floor, the ceiling and the bound (uvicorn), the ceiling under
-    granian, back to back."""
+    granian, back to back. A workload with a baseline takes the floor, the ceiling and the bound
+    of the baseline (``measured``, this run's entries so far): the same statement, the same bytes."""
     fixture = run.fixture
     entry: dict[str, Any] = {
         "name": workload.name,
@@ -357,6 +404,8 @@ def run_workload(
         "docs_per_request": workload.docs_per_request,
         "unit": workload.unit,
         "targets": [dict(t.__dict__) for t in workload.targets],
+        "caller": workload.caller,
+        "baseline": workload.baseline,
         "sql": statement(fixture, workload).sql,
         "explain": plans.get(workload.name, ""),
     }
@@ -372,9 +421,13 @@ def run_workload(
         entry["pgcube_granian"] = measure_http(
             binary, http["pgcube-granian"], fixture.ddo_path, workload, args, run
         )
-    entry["floor"] = measure_floor(clients, workload, args, run)
-    entry["ceiling"] = measure_http(binary, http["ceiling"], ceiling_path, workload, args, run)
-    entry["bound"] = measure_http(binary, http["ceiling"], f"/b/{workload.name}", workload, args, run)
+    if workload.baseline:
+        for side in ("floor", "ceiling", "bound"):
+            entry[side] = measured[workload.baseline][side]
+    else:
+        entry["floor"] = measure_floor(clients, workload, args, run)
+        entry["ceiling"] = measure_http(binary, http["ceiling"], ceiling_path, workload, args, run)
+        entry["bound"] = measure_http(binary, http["ceiling"], f"/b/{workload.name}", workload, args, run)
     if granian:
         entry["ceiling_granian"] = measure_http(
             binary, http["ceiling-granian"], ceiling_path, workload, args, run

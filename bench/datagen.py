@@ -70,11 +70,14 @@ def created_at(i: int) -> datetime:
     return BASE_TIME + timedelta(seconds=i)
 
 
-def rows(n: int, seed: int = SEED, start: int = 0) -> Iterator[tuple[str, None, datetime, datetime, bytes]]:
-    """Table rows ``(_key, _userkey, _created_at, _modified_at, data)`` for COPY."""
+def rows(
+    n: int, seed: int = SEED, start: int = 0, user_key: str | None = None
+) -> Iterator[tuple[str, str | None, datetime, datetime, bytes]]:
+    """Table rows ``(_key, _userkey, _created_at, _modified_at, data)`` for COPY, every one owned
+    by ``user_key`` (an end user's ``_userkey``; none: the rows a server key writes)."""
     for i in range(start, start + n):
         at = created_at(i)
-        yield key(i), None, at, at, _encode(document(i, seed))
+        yield key(i), user_key, at, at, _encode(document(i, seed))
 
 
 def new_documents(n: int, seed: int = SEED + 1) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ import msgspec
 from bench import datagen, fixtures, servers
 from pgcube.db.pool import connect
 from pgcube.management import ddl
+from pgcube.management.models import LOCKED
 from pgcube.query.sql import qualified
 from pgcube.settings import Settings
 
@@ -98,7 +99,7 @@ async def _floor_once(database_url: str, n: int, table: str) -> float:
         await conn.execute("SET statement_timeout = 0")
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {FLOOR_SCHEMA}")
         for statement in ddl.create_collection(
-            FLOOR_SCHEMA, table, (), database_name="floor", database_id="0" * 24
+            FLOOR_SCHEMA, table, (), LOCKED, database_name="floor", database_id="0" * 24
         ):
             await conn.execute(statement)
         await conn.execute("CHECKPOINT")  # both sides start with no dirty pages to write

@@ -143,7 +143,7 @@ def profile_workload(
             binary,
             pgcube.url,
             fixture.ddo_path,
-            fixture.headers,
+            fixture.headers_for(workload.caller),
             workload.encoded,
             connections=workload.connections,
             seconds=seconds + 2,

@@ -57,6 +57,8 @@ def _verdict(
     entry: dict[str, Any], target: dict[str, Any], by_name: dict[str, dict[str, Any]]
 ) -> tuple[str, bool]:
     metric, wanted = target["metric"], target["ratio"]
+    if metric == "workload":
+        return relative_verdict(entry, by_name.get(target["of"]), target["of"], wanted)
     if metric == "latency":
         base = by_name.get("page1")
         if base is None:
@@ -68,6 +70,22 @@ def _verdict(
         return f"{used / 1000:.2f} ms of worker CPU per request{_bound_cpu(entry)}", used <= wanted
     measured = ratio(entry, metric)
     return f"{measured:.0%} of the {metric}{_bound_ratio(entry, metric)}", measured >= wanted
+
+
+def relative_verdict(
+    entry: dict[str, Any], base: dict[str, Any] | None, base_name: str, wanted: float
+) -> tuple[str, bool]:
+    """pgcube's throughput on ``entry`` against its throughput on the workload ``base`` of the same
+    run: met when it is at least ``wanted`` of it (``1 / 1.2``: within 1.2x)."""
+    if base is None:
+        return f"{base_name} not measured", False
+    mine, theirs = rate(entry, "pgcube"), rate(base, "pgcube")
+    if not mine or not theirs:
+        return f"{mine:,.0f} vs {theirs:,.0f} {entry['unit']} ({base_name})", False
+    slower = theirs / mine
+    how = f"{slower:.2f}x slower" if slower >= 1 else f"{1 / slower:.2f}x faster"
+    text = f"{mine:,.0f} vs {theirs:,.0f} {entry['unit']} ({base_name}): {mine / theirs:.0%}, {how}"
+    return text, mine / theirs >= wanted
 
 
 def _bound_ratio(entry: dict[str, Any], metric: str) -> str:
@@ -101,6 +119,16 @@ def row_text(entry: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def reused(results: dict[str, Any]) -> list[str]:
+    """One sentence per workload whose floor, ceiling and bound are another workload's."""
+    return [
+        f"{e['name']}: the floor, the ceiling and the bound are {e['baseline']}'s (the same statement "
+        f"and answer bytes; not measured again), so its ratios compare pgcube's {e['name']} with them."
+        for e in results["workloads"]
+        if e.get("baseline")
+    ]
+
+
 def table_text(results: dict[str, Any]) -> str:
     by_name = {e["name"]: e for e in results["workloads"]}
     header = (
@@ -116,6 +144,7 @@ def table_text(results: dict[str, Any]) -> str:
             f"{rate(e, 'ceiling'):>9,.0f} {_ms(e['ceiling']['p50_us']):>7} {rate(e, 'bound'):>9,.0f} "
             f"{ratio(e, 'floor'):>7.0%} {ratio(e, 'ceiling'):>6.0%} {ratio(e, 'bound'):>6.0%}  {target}"
         )
+    lines += ["", *reused(results)] if reused(results) else []
     servers_text = servers_table_text(results)
     return "\n".join(lines) + ("\n\n" + servers_text if servers_text else "")
 
@@ -196,13 +225,16 @@ def markdown(results: dict[str, Any]) -> str:
     for e in results["workloads"]:
         cells = [f"{e['title']}", str(e["connections"])]
         for side in ("pgcube", "floor", "ceiling", "bound"):
+            mark = " †" if side != "pgcube" and e.get("baseline") else ""
             cells += [
-                f"{rate(e, side):,.0f}" + (" docs/s" if e["docs_per_request"] > 1 else ""),
+                f"{rate(e, side):,.0f}" + (" docs/s" if e["docs_per_request"] > 1 else "") + mark,
                 _ms(e[side]["p50_us"]),
                 _ms(e[side]["p99_us"]),
             ]
         cells += [f"{ratio(e, 'floor'):.0%}", f"{ratio(e, 'ceiling'):.0%}", f"{ratio(e, 'bound'):.0%}"]
         out.append("| " + " | ".join(cells) + " |")
+    if reused(results):
+        out += ["", *(f"† {line}" for line in reused(results))]
     out += targets_markdown(results, by_name)
     out += servers_markdown(results)
     out += [
@@ -242,10 +274,11 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for e in results["workloads"]:
         p, f, c = e["pgcube"]["cpu_us"], e["floor"]["cpu_us"], e["ceiling"]["cpu_us"]
+        mark = " †" if e.get("baseline") else ""
         out.append(
-            f"| {e['title']} | {p['server']:,.0f} | {p['postgres']:,.0f} | {f['postgres']:,.0f} | "
-            f"{f['client']:,.0f} | {c['server']:,.0f} | {e['bound']['cpu_us']['server']:,.0f} | "
-            f"{p['client']:,.0f} | {e['pgcube']['client_cpu']:.2f} |"
+            f"| {e['title']} | {p['server']:,.0f} | {p['postgres']:,.0f} | {f['postgres']:,.0f}{mark} | "
+            f"{f['client']:,.0f}{mark} | {c['server']:,.0f}{mark} | "
+            f"{e['bound']['cpu_us']['server']:,.0f}{mark} | {p['client']:,.0f} | {e['pgcube']['client_cpu']:.2f} |"
         )
     errors = [
         f"{e['name']} {side}: {e[side]['errors']}"

@@ -8,6 +8,12 @@ with milliseconds and ``Z``) — with the same variants as parameters. The floor
 does not come from pgcube's request code, so a better plan in pgcube raises
 pgcube, never the floor; ``bench.__main__`` checks that both give the same
 answer before measuring.
+
+A workload is sent by the account (its access token: the owner role, no access
+rules) unless its ``caller`` is the end user (``bench.fixtures``). A workload
+with a ``baseline`` asks the same as that other workload, by another caller:
+its answers are checked equal to the baseline's, and its floor, ceiling and
+bound are the baseline's measurements (the same statement, the same bytes).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 import msgspec
 
 from bench import datagen
-from bench.fixtures import READS, WRITES
+from bench.fixtures import ACCOUNT, END_USER, READS, WRITES
 from pgcube.query.fields import index_definition_sql
 
 CONNECTIONS = 16
@@ -83,8 +89,9 @@ class Floor:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal of the issue: ``metric`` (``floor``, ``ceiling``, ``latency``, ``cpu``) at least ``ratio``
-    (for ``cpu``: at most ``ratio`` µs of worker CPU per request).
+    """A goal of the issue: ``metric`` (``floor``, ``ceiling``, ``latency``, ``cpu``, ``workload``) at
+    least ``ratio`` (for ``cpu``: at most ``ratio`` µs of worker CPU per request; for ``workload``:
+    pgcube's throughput over its throughput on the workload ``of``, measured in the same run).
 
     The index each of pgcube's query shapes uses is pinned by pgcube's EXPLAIN tests; the
     report shows the floor's plan (PostgreSQL's choice for the best SQL), not pgcube's.
@@ -93,6 +100,8 @@ class Target:
     metric: str
     ratio: float
     text: str
+    of: str = ""
+    """For ``workload``: the name of the other workload."""
 
 
 @dataclass
@@ -109,6 +118,11 @@ class Workload:
     writes: bool = False
     """Inserts: the write collection is emptied before each measurement."""
     note: str = ""
+    caller: str = ACCOUNT
+    """Who sends the requests: ``ACCOUNT`` or ``END_USER`` (``bench.fixtures.Fixture.headers_for``)."""
+    baseline: str = ""
+    """The workload this one repeats by another caller: the same answers (checked), and that
+    workload's floor, ceiling and bound (measured once, for it)."""
     encoded: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -159,6 +173,12 @@ def build(n: int, seed: int = datagen.SEED) -> list[Workload]:
     price = price_expression()
     price_order = f"{price} ASC NULLS FIRST, _key ASC"
     returning = f"RETURNING {DOCUMENT}"
+    eq_bodies = [_find({"category": c, "supplier.country": k}, limit=PAGE, count="none") for c, k in pairs]
+    eq_floor = Floor(
+        _page_of("data @> $1", NEWEST),
+        [(_jsonb({"category": c, "supplier": {"country": k}}),) for c, k in pairs],
+    )
+    eq_note = f'`{{category, supplier.country}}` (~{n // 200:,} matches), `limit 25`, `count: "none"`'
     return [
         Workload(
             "get",
@@ -177,14 +197,31 @@ def build(n: int, seed: int = datagen.SEED) -> list[Workload]:
             "find_eq",
             "find: equality on two fields, 25 docs",
             READS,
-            [_find({"category": c, "supplier.country": k}, limit=PAGE, count="none") for c, k in pairs],
+            eq_bodies,
             lambda a: len(_data(a)) == PAGE,
-            Floor(
-                _page_of("data @> $1", NEWEST),
-                [(_jsonb({"category": c, "supplier": {"country": k}}),) for c, k in pairs],
-            ),
+            eq_floor,
             targets=[Target("floor", 0.80, "≥ 80 % of the floor")],
-            note=f'`{{category, supplier.country}}` (~{n // 200:,} matches), `limit 25`, `count: "none"`',
+            note=eq_note,
+        ),
+        Workload(
+            "find_eq_user",
+            "find: the same by an end user (web key, read: owner)",
+            READS,
+            eq_bodies,
+            lambda a: len(_data(a)) == PAGE,
+            eq_floor,
+            targets=[
+                Target(
+                    "workload",
+                    1 / 1.2,
+                    "within 1.2x of the same find by the account (≥ 83 % of find_eq's throughput)",
+                    of="find_eq",
+                )
+            ],
+            caller=END_USER,
+            baseline="find_eq",
+            note=f"{eq_note}; the end user's own documents under `read: owner` (row-level security); "
+            "floor, ceiling and bound: find_eq's; the plan: the floor's statement as the end user",
         ),
         Workload(
             "range_sort",
