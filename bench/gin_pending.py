@@ -40,9 +40,10 @@ from typing import Any
 import msgspec
 
 from bench import datagen, servers
+from pgcube.db import migrations
 from pgcube.db.pool import connect
 from pgcube.management import ddl
-from pgcube.management.models import FieldSpec, gin_index_name
+from pgcube.management.models import LOCKED, FieldSpec, gin_index_name
 from pgcube.query import Collection, FieldType, compile_find, document_sql
 
 SCHEMA = "bench_gin"
@@ -78,7 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def new_table(conn: Connection, name: str, option: str) -> Collection:
     """A collection's table as ``management.ddl`` makes it, with this GIN setting, autovacuum off."""
     await conn.execute(
-        ddl.script(ddl.create_collection(SCHEMA, name, FIELDS, database_name="bench", database_id="bench"))
+        ddl.script(
+            ddl.create_collection(SCHEMA, name, FIELDS, LOCKED, database_name="bench", database_id="bench")
+        )
     )
     index = f'"{SCHEMA}"."{gin_index_name(name)}"'
     await conn.execute(f"ALTER INDEX {index} RESET (fastupdate, gin_pending_list_limit)")
@@ -279,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         tempfile.TemporaryDirectory(prefix="pgcube-gin-") as work,
         servers.postgres(Path(work)) as (url, server),
     ):
+        migrations.upgrade(url)  # the DDL calls the control plane's functions (pgcube.apply_access)
         results = asyncio.run(measure(url, args))
     print(table(results, server, args))
     if args.json:

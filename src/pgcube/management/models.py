@@ -166,7 +166,12 @@ def field_index_name(table: str, field: str) -> str:
     return relation_name(table, f"f${field}")
 
 
-def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]:
+def owner_index_name(table: str) -> str:
+    """The index of an ``owner`` rule's collection (``pgcube.apply_access``, ADR 0018)."""
+    return relation_name(table, "owner")
+
+
+def describe_indexes(table: str, fields: Sequence[FieldSpec], access: Access = LOCKED) -> list[IndexInfo]:
     """The indexes ``ddl.create_collection`` makes, in its order: what ``get_metadata`` reports."""
     indexes = [
         IndexInfo(name=primary_key_name(table), method="btree", fields=("_key",), unique=True),
@@ -183,4 +188,10 @@ def describe_indexes(table: str, fields: Sequence[FieldSpec]) -> list[IndexInfo]
         for spec in fields
         if spec.indexed
     )
+    if AccessRule.OWNER in (access.read, access.write):
+        indexes.append(
+            IndexInfo(
+                name=owner_index_name(table), method="btree", fields=("_userkey", "_created_at", "_key")
+            )
+        )
     return indexes

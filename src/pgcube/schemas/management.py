@@ -135,7 +135,10 @@ class CollectionOut(msgspec.Struct, kw_only=True):
             name=collection.name,
             fields=[FieldOut.of(spec) for spec in collection.fields],
             strict=collection.strict,
-            indexes=[IndexOut.of(info) for info in describe_indexes(collection.name, collection.fields)],
+            indexes=[
+                IndexOut.of(info)
+                for info in describe_indexes(collection.name, collection.fields, collection.access)
+            ],
             access=collection.access,
         )
 

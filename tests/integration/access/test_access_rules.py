@@ -259,3 +259,40 @@ def test_an_import_keeps_a_server_credentials_userkey_and_stamps_an_end_users(ap
     refused = upload(app_db.client, {"X-API-KEY": key}, app_db.id, b'[{"t": 1}]', collection="notes")
     assert refused.status_code == 401, refused.text
     assert pg.fetchval(f'SELECT count(*) FROM "{schema}".notes') == 3
+
+
+def test_an_owner_rule_has_an_index_that_keeps_a_find_to_the_users_rows(app_db: Db, pg: SyncPg) -> None:
+    """The policy's condition is checked first and jsonb's operators are not leakproof, so under
+    ``owner`` the match cannot use the GIN index; ``notes$owner`` bounds the work (ADR 0018)."""
+    alice = signed_in(pg, app_db.id)
+    schema = schema_of(pg, app_db.id)
+    pg.execute(
+        f'INSERT INTO "{schema}".notes (_key, _userkey, data) '
+        "SELECT md5(i::text), CASE WHEN i % 100 = 0 THEN $1 ELSE md5((i % 100)::text) END, "
+        "jsonb_build_object('c', i % 50) FROM generate_series(1, 20000) i",
+        alice.user_key,
+    )
+    pg.execute(f'ANALYZE "{schema}".notes')
+    plan = "\n".join(
+        row[0]
+        for row in pg.fetch_as(
+            "pgcube_web",
+            {"pgcube.userkey": alice.user_key},
+            f'EXPLAIN SELECT _key FROM "{schema}".notes WHERE data @> $1 ORDER BY _created_at DESC, _key DESC LIMIT 25',
+            b'{"c": 0}',
+        )
+    )
+    assert '"notes$owner"' in plan, plan
+    metadata = app_db.client.get(
+        "/api/get_metadata", params={"database_id": app_db.id}, headers=app_db.headers
+    )
+    indexes = {c["name"]: [i["name"] for i in c["indexes"]] for c in metadata.json()["data"]["collections"]}
+    assert "notes$owner" in indexes["notes"]
+    assert not any(name.endswith("$owner") for name in indexes["posts"])
+    response = app_db.client.post(
+        "/api/set_access",
+        json={"database_id": app_db.id, "collection": "notes", "read": "users", "write": "users"},
+        headers=app_db.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert pg.fetchval("SELECT to_regclass($1)", f'"{schema}"."notes$owner"') is None
