@@ -18,8 +18,9 @@ from litestar.params import PathParameter
 from pgcube.api.deps import provide_settings, request_session
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.api.idempotency import idempotent
-from pgcube.api.ratelimit import provide_limited_principal
+from pgcube.api.ratelimit import client_address, provide_limited_principal
 from pgcube.api.responses import ddo_response
+from pgcube.auth.guards import accounts_of
 from pgcube.ops import REGISTRY, Context, execute
 from pgcube.schemas.ddo import decode_ddo
 
@@ -43,7 +44,14 @@ async def ddo(
     async with request_session(state) as session:
         principal = await provide_limited_principal(request, state, session)
         op, body = decode_ddo(await request.body(), REGISTRY)
-        ctx = Context(session, provide_settings(state), principal, database_id)
+        ctx = Context(
+            session,
+            provide_settings(state),
+            principal,
+            database_id,
+            end_users=accounts_of(state).end_users,
+            client_address=client_address(request.scope),
+        )
         command = body.command()
 
         async def answer() -> Response[bytes]:
