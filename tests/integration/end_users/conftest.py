@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,7 @@ class Project:
     name: str
     schema: str
     web_key: str
-    server_key: str
+    _server_key: str | None = None
 
     # --- headers ---------------------------------------------------------------------------
 
@@ -72,7 +72,19 @@ class Project:
 
     @property
     def server(self) -> dict[str, str]:
-        return {"X-API-KEY": self.server_key}
+        """A server key of this database (made on first use: an account holds at most 50 keys)."""
+        if self._server_key is None:
+            self._server_key = create_api_key(self.client, self.account, database_id=self.id, name="server")
+        return {"X-API-KEY": self._server_key}
+
+    def drop(self) -> None:
+        """Drop the database (its keys go with it)."""
+        response = self.client.post(
+            "/api/drop_database",
+            json={"database_id": self.id, "confirmation": self.name},
+            headers=self.account.headers,
+        )
+        assert response.status_code == 200, response.text
 
     def user(self, id_token: str) -> dict[str, str]:
         """The web key with an end user's id_token."""
@@ -207,14 +219,15 @@ def make_project(client: httpx.Client, pg: SyncPg, account: Account) -> Project:
         name=name,
         schema=schema,
         web_key=web.json()["key"],
-        server_key=create_api_key(client, account, database_id=db_id, name="server"),
     )
 
 
 @pytest.fixture
-def project(module_client: httpx.Client, pg: SyncPg, module_account: Account) -> Project:
-    """A fresh project (database) of the module's account."""
-    return make_project(module_client, pg, module_account)
+def project(module_client: httpx.Client, pg: SyncPg, module_account: Account) -> Iterator[Project]:
+    """A fresh project (database) of the module's account, dropped afterwards."""
+    made = make_project(module_client, pg, module_account)
+    yield made
+    made.drop()
 
 
 @pytest.fixture
