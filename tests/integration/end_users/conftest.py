@@ -93,7 +93,9 @@ class Project:
     # --- requests ----------------------------------------------------------------------------
 
     def ddo(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.client.post(f"/api/{self.id}", json=body, headers=self.web if headers is None else headers)
+        return self.client.post(
+            f"/api/{self.id}", json=body, headers=self.web if headers is None else headers
+        )
 
     def ok(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         """An op that must succeed: its ``data`` (the envelope checked)."""
@@ -104,7 +106,9 @@ class Project:
         assert answer["meta"] == {}
         return answer["data"]
 
-    def error(self, body: dict[str, Any], status: int, code: str, headers: dict[str, str] | None = None) -> Any:
+    def error(
+        self, body: dict[str, Any], status: int, code: str, headers: dict[str, str] | None = None
+    ) -> Any:
         response = self.ddo(body, headers)
         assert response.status_code == status, response.text
         answer = response.json()

@@ -41,10 +41,13 @@ def test_refresh_rotates(project: Project, how: str) -> None:
     else:
         data = project.ok({"op": how, "refresh_token": user.refresh_token})
     assert_session_answer(data, project, user.email)
-    assert data["refresh_token"] != user.refresh_token and data["id_token"] != user.id_token
+    assert data["refresh_token"] != user.refresh_token
+    assert data["id_token"] != user.id_token
     assert data["user_profile"]["_userkey"] == user.user_key
     # The spent token is refused (within the grace: the session lives on).
-    error = project.error({"op": "auth.refresh_token", "refresh_token": user.refresh_token}, 401, "INVALID_TOKEN")
+    error = project.error(
+        {"op": "auth.refresh_token", "refresh_token": user.refresh_token}, 401, "INVALID_TOKEN"
+    )
     assert set(error) == {"code", "message", "details"}
     again = project.ok({"op": "auth.refresh_token", "refresh_token": data["refresh_token"]})
     assert get_user(project, again["id_token"]).status_code == 200
@@ -60,7 +63,8 @@ def test_replaying_a_spent_token_ends_the_session(project: Project) -> None:
     )
     project.error({"op": "auth.refresh", "refresh_token": user.refresh_token}, 401, "INVALID_TOKEN")
     project.error({"op": "auth.refresh", "refresh_token": newer["refresh_token"]}, 401, "INVALID_TOKEN")
-    assert session_ended(project, user) and get_user(project, newer["id_token"]).status_code == 401
+    assert session_ended(project, user)
+    assert get_user(project, newer["id_token"]).status_code == 401
     assert project.pg.fetchval(f'SELECT ended_at IS NOT NULL FROM "{project.schema}"._sessions')
 
 
@@ -79,7 +83,9 @@ def test_refresh_with_its_id_token(project: Project) -> None:
         401,
         "INVALID_TOKEN",
     )
-    expired = forge(claims_of(user.id_token) | {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600})
+    expired = forge(
+        claims_of(user.id_token) | {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}
+    )
     data = project.ok({"op": "auth.refresh_token", "refresh_token": user.refresh_token, "id_token": expired})
     assert data["user_profile"]["_userkey"] == user.user_key
 
@@ -97,7 +103,9 @@ def test_unknown_or_malformed_refresh_tokens(project: Project, token: str) -> No
 def test_signout_this_session(project: Project) -> None:
     email = project.make_user()
     first, second = project.signin(email), project.signin(email)
-    assert project.ok({"op": "auth.signout", "scope": "session"}, project.user(first.id_token)) == {"count": 1}
+    assert project.ok({"op": "auth.signout", "scope": "session"}, project.user(first.id_token)) == {
+        "count": 1
+    }
     assert session_ended(project, first), "the id_token of an ended session is refused at once"
     project.error({"op": "auth.refresh", "refresh_token": first.refresh_token}, 401, "INVALID_TOKEN")
     assert get_user(project, second.id_token).status_code == 200
@@ -112,7 +120,9 @@ def test_signout_everywhere(project: Project) -> None:
         assert session_ended(project, session)
         project.error({"op": "auth.refresh", "refresh_token": session.refresh_token}, 401, "INVALID_TOKEN")
     assert get_user(project, stranger.id_token).status_code == 200
-    error = project.error({"op": "auth.get_user"}, 401, "AUTHENTICATION_FAILED", project.user(sessions[1].id_token))
+    error = project.error(
+        {"op": "auth.get_user"}, 401, "AUTHENTICATION_FAILED", project.user(sessions[1].id_token)
+    )
     assert "signed out" in error["message"]
 
 
@@ -131,7 +141,8 @@ def test_signout_with_the_token_in_the_body(project: Project) -> None:
 def test_get_user(project: Project, op: str) -> None:
     user = project.new_user()
     data = project.ok({"op": op}, project.user(user.id_token))
-    assert set(data) == PROFILE_KEYS and data["_userkey"] == user.user_key
+    assert set(data) == PROFILE_KEYS
+    assert data["_userkey"] == user.user_key
     assert data["email_verified"] is True  # a sign-in code proves the address
     project.error({"op": op}, 401, "AUTHENTICATION_FAILED")
     project.error({"op": op}, 401, "AUTHENTICATION_FAILED", project.server)
@@ -181,14 +192,17 @@ def test_update_profile(project: Project, op: str) -> None:
 def test_update_profile_refuses(project: Project, data: dict[str, Any]) -> None:
     user = project.new_user()
     before = project.tables()
-    project.error({"op": "auth.update_profile", "data": data}, 400, "VALIDATION_ERROR", project.user(user.id_token))
+    project.error(
+        {"op": "auth.update_profile", "data": data}, 400, "VALIDATION_ERROR", project.user(user.id_token)
+    )
     assert project.tables() == before
 
 
 def test_verify_id_token(project: Project) -> None:
     user = project.new_user()
     data = project.ok({"op": "auth.verify_id_token", "id_token": user.id_token})
-    assert set(data) == {"valid", "token_info", "user_profile"} and data["valid"] is True
+    assert set(data) == {"valid", "token_info", "user_profile"}
+    assert data["valid"] is True
     assert data["token_info"] == user.answer["token_info"]
     assert data["user_profile"] == user.answer["user_profile"]
     project.error({"op": "auth.verify_id_token", "id_token": "nope"}, 401, "INVALID_TOKEN")
@@ -199,7 +213,9 @@ def test_verify_id_token(project: Project) -> None:
 def test_a_disabled_user_is_refused_at_once(project: Project) -> None:
     user = project.new_user()
     assert get_user(project, user.id_token).status_code == 200  # cached as live
-    project.pg.execute(f'UPDATE "{project.schema}"._users SET disabled = true WHERE _userkey = $1', user.user_key)
+    project.pg.execute(
+        f'UPDATE "{project.schema}"._users SET disabled = true WHERE _userkey = $1', user.user_key
+    )
     assert eventually(lambda: session_ended(project, user)), "a notification evicts the cached session"
     project.error({"op": "auth.refresh", "refresh_token": user.refresh_token}, 401, "INVALID_TOKEN")
 
@@ -276,14 +292,23 @@ def test_account_and_end_user_credentials_never_stand_in_for_each_other(project:
     user = project.new_user()
     account = project.account.headers
     # An id_token where an account is required.
-    for method, path in (("GET", "/api/list_databases"), ("GET", "/core/profile"), ("GET", "/core/api/v1/keys")):
+    for method, path in (
+        ("GET", "/api/list_databases"),
+        ("GET", "/core/profile"),
+        ("GET", "/core/api/v1/keys"),
+    ):
         response = project.client.request(method, path, headers={"Authorization": f"Bearer {user.id_token}"})
         assert response.status_code == 401, (path, response.text)
     # An account's access token where an end user is required.
     response = project.ddo({"op": "auth.get_user"}, {"X-API-KEY": project.web_key, **account})
     assert response.status_code == 401, response.text
     project.error({"op": "auth.get_user"}, 403, "FORBIDDEN", account)
-    project.error({"op": "auth.signin", "grant_type": "otp", "email": user.email, "otp": "123456"}, 403, "FORBIDDEN", account)
+    project.error(
+        {"op": "auth.signin", "grant_type": "otp", "email": user.email, "otp": "123456"},
+        403,
+        "FORBIDDEN",
+        account,
+    )
     # A refresh token or a web key as a Bearer.
     for bearer in (user.refresh_token, project.web_key):
         response = get_user(project, bearer)

@@ -30,17 +30,22 @@ def assert_session_answer(data: dict[str, Any], project: Project, email: str, au
     """The §11.2 answer, key for key."""
     assert set(data) == {"id_token", "refresh_token", "token_type", "token_info", "user_profile"}
     assert data["token_type"] == "bearer"
-    assert data["refresh_token"].startswith("rt_") and len(data["refresh_token"]) == 46
+    assert data["refresh_token"].startswith("rt_")
+    assert len(data["refresh_token"]) == 46
     info = data["token_info"]
     assert set(info) == {"ttl", "exp", "iat", "aud", "_userkey", "project_id"}
-    assert info["ttl"] == 3600 and info["exp"] - info["iat"] == 3600
+    assert info["ttl"] == 3600
+    assert info["exp"] - info["iat"] == 3600
     assert abs(info["iat"] - time.time()) < 30
-    assert info["aud"] == aud and info["project_id"] == project.id
+    assert info["aud"] == aud
+    assert info["project_id"] == project.id
     profile = data["user_profile"]
     assert set(profile) == PROFILE_KEYS
-    assert profile["email"] == email and info["_userkey"] == profile["_userkey"]
+    assert profile["email"] == email
+    assert info["_userkey"] == profile["_userkey"]
     assert len(profile["_userkey"]) == 32
-    assert profile["roles"] == ["user"] and profile["auth_types"] == ["email"]
+    assert profile["roles"] == ["user"]
+    assert profile["auth_types"] == ["email"]
     claims = decode_id_token(signing_key(TEST_JWT_SECRET), data["id_token"])
     assert (claims.sub, claims.pid, claims.aud, claims.iat, claims.exp) == (
         profile["_userkey"],
@@ -51,7 +56,9 @@ def assert_session_answer(data: dict[str, Any], project: Project, email: str, au
     )
 
 
-def signin_body(email: str, password: str = PASSWORD, op: str = "auth.signin", **extra: Any) -> dict[str, Any]:
+def signin_body(
+    email: str, password: str = PASSWORD, op: str = "auth.signin", **extra: Any
+) -> dict[str, Any]:
     return {"op": op, "grant_type": "password", "email": email, "password": password, **extra}
 
 
@@ -72,7 +79,8 @@ def test_signup_then_signin(project: Project, op: str) -> None:
         "WHERE email_canonical = lower($1)",
         email,
     )
-    assert row["password_hash"].startswith("$argon2id$") and row["email_verified"] is False
+    assert row["password_hash"].startswith("$argon2id$")
+    assert row["email_verified"] is False
     data = project.ok(signin_body(email, aud="mobile"))
     assert_session_answer(data, project, email, aud="mobile")
     profile = data["user_profile"]
