@@ -207,23 +207,33 @@ def make_project(client: httpx.Client, pg: SyncPg, account: Account) -> Project:
     name = "app_" + secrets.token_hex(4)
     created = client.post("/api/create_database", json={"db_name": name}, headers=account.headers)
     assert created.status_code == 201, created.text
-    db_id = created.json()["database"]["id"]
+    return project_of(client, pg, account, created.json()["database"]["id"])
+
+
+def project_of(client: httpx.Client, pg: SyncPg, account: Account, db_id: str) -> Project:
+    """The account's database ``db_id`` as a project: a new web key for it."""
     web = client.post(
         "/core/api/v1/keys",
         json={"name": "web", "database_id": db_id, "kind": "web"},
         headers=account.headers,
     )
     assert web.status_code == 201, web.text
-    schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db_id)
+    row = pg.fetchrow("SELECT name, schema_name FROM pgcube.databases WHERE id = $1", db_id)
     return Project(
         client=client,
         pg=pg,
         account=account,
         id=db_id,
-        name=name,
-        schema=schema,
+        name=row["name"],
+        schema=row["schema_name"],
         web_key=web.json()["key"],
     )
+
+
+def end_user_headers(client: httpx.Client, pg: SyncPg, account: Account, db_id: str) -> dict[str, str]:
+    """A web key of ``db_id`` with the id_token of a user signed in there (SPEC §11.1)."""
+    project = project_of(client, pg, account, db_id)
+    return project.user(project.new_user().id_token)
 
 
 @pytest.fixture
