@@ -56,7 +56,10 @@ async def ddo(
 
         async def answer() -> Response[bytes]:
             result = op.present(await execute(op, ctx, command))
-            return ddo_response(result.data, result.meta)
+            response = ddo_response(result.data, result.meta)
+            if op.no_store:
+                response.headers["Cache-Control"] = "no-store"
+            return response
 
         if op.idempotent:
             return await idempotent(request, session, principal, database_id, answer)

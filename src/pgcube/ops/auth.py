@@ -479,6 +479,8 @@ def _op(
     *aliases: str,
     example: dict[str, Any] | None = None,
 ) -> Op[Any, Any]:
+    """``name`` and its ``aliases``, all reading ``body``; an answer that may carry a token is
+    never cached (``no_store``)."""
     return Op(
         name=name,
         summary=summary,
@@ -488,6 +490,7 @@ def _op(
         tx=tx,
         aliases=dict.fromkeys(aliases, body),
         principals=PRINCIPALS,
+        no_store=present in (_session, _verified_token),
         example=example,
     )
 

@@ -144,6 +144,8 @@ class Op(Generic[C, R]):
     principals: frozenset[PrincipalKind] = ACCOUNT_PRINCIPALS
     idempotent: bool = False
     """Whether an ``Idempotency-Key`` header makes a retry return the first answer."""
+    no_store: bool = False
+    """The answer carries credentials: no cache may keep it (RELIABILITY H9)."""
     example: dict[str, Any] | None = None
 
 

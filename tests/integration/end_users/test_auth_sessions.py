@@ -327,3 +327,10 @@ def test_the_signin_answer_shape_for_a_code(project: Project) -> None:
     assert_session_answer(user.answer, project, email, aud="ios")
     again = signed(email, project.ok({"op": "auth.refresh", "refresh_token": user.refresh_token}))
     assert again.answer["token_info"]["aud"] == "ios", "a session keeps its audience"
+
+
+def test_answers_with_tokens_are_not_cached(project: Project) -> None:
+    user = project.new_user()
+    refreshed = project.ddo({"op": "auth.refresh", "refresh_token": user.refresh_token})
+    assert refreshed.headers["cache-control"] == "no-store"
+    assert "cache-control" not in project.ddo({"op": "auth.settings"}).headers
