@@ -38,6 +38,12 @@ def _missing(field: str) -> ValidationError:
     return ValidationError(f"Missing required field: {field}", details={"field": field})
 
 
+def _required(value: str | None, field: str) -> str:
+    if not value:
+        raise _missing(field)
+    return value
+
+
 def _code(otp: str | None, code: str | None) -> tuple[str, str]:
     """(the one-time code, the field it came in): ``otp``, or ``code`` for older clients."""
     if otp is not None and code is not None:
@@ -121,27 +127,21 @@ class SigninBody(Body):
         if grant == "password":
             _only(self, {"grant_type", "email", "password", "aud"}, "grant_type password")
             return PasswordSignin(
-                self.email or _raise(_missing("email")),
-                self.password or _raise(_missing("password")),
+                _required(self.email, "email"),
+                _required(self.password, "password"),
                 self.aud or DEFAULT_AUDIENCE,
             )
         if grant == "otp":
             _only(self, {"grant_type", "email", "otp", "code", "aud"}, "grant_type otp")
             code, field = _code(self.otp, self.code)
-            return CodeSignin(
-                self.email or _raise(_missing("email")), code, field, self.aud or DEFAULT_AUDIENCE
-            )
+            return CodeSignin(_required(self.email, "email"), code, field, self.aud or DEFAULT_AUDIENCE)
         if grant == "refresh_token":
             _only(self, {"grant_type", "refresh_token"}, "grant_type refresh_token")
-            return Refresh(self.refresh_token or _raise(_missing("refresh_token")))
+            return Refresh(_required(self.refresh_token, "refresh_token"))
         raise ValidationError(
             f"grant_type must be one of {', '.join(GRANTS)}",
             details={"field": "grant_type", "allowed": GRANTS},
         )
-
-
-def _raise(error: Exception) -> Any:
-    raise error
 
 
 class RefreshBody(Body):
@@ -251,14 +251,14 @@ class UpdateAccountBody(Body):
         if self.intent == "change_email":
             _only(self, {"intent", "otp", "code", "new_email"}, "intent change_email")
             code, field = _code(self.otp, self.code)
-            return EmailChange(self.new_email or _raise(_missing("new_email")), code, field)
-        new_password = self.new_password or _raise(_missing("new_password"))
+            return EmailChange(_required(self.new_email, "new_email"), code, field)
+        new_password = _required(self.new_password, "new_password")
         if self.otp is not None or self.code is not None or self.email is not None:
             _only(self, {"intent", "email", "otp", "code", "new_password"}, "a password change by code")
             code, field = _code(self.otp, self.code)
-            return PasswordReset(self.email or _raise(_missing("email")), code, field, new_password)
+            return PasswordReset(_required(self.email, "email"), code, field, new_password)
         _only(self, {"intent", "password", "new_password"}, "a password change")
-        return PasswordChange(self.password or _raise(_missing("password")), new_password)
+        return PasswordChange(_required(self.password, "password"), new_password)
 
 
 @dataclass(frozen=True)

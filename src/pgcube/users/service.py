@@ -315,25 +315,29 @@ class EndUserService:
         self, session: Session, caller: Caller, *, email: str, code: str, field: str, new_password: str
     ) -> IssuedSession:
         """A forgotten password, replaced with a ``change_password`` code: every session of the
-        user ends, and the answer is a new one."""
+        user ends, and the answer is a new one. The code is tried (and spent) first, so a wrong
+        guess costs no hash."""
         database = await database_for(session, caller.principal, caller.database_id)
         canonical = lookup_email(email)
         code = rules.checked_code(code, field)
         new_password = rules.checked_password(new_password, "new_password")
+        async with self._work(session, database) as work:
+            user_key = await self._try_code(work, database, caller, canonical, Intent.CHANGE_PASSWORD, code)
+        if user_key is None:
+            raise errors.InvalidToken(WRONG_CODE)
         await _release(session)
         new_hash = await self.passwords.hash(new_password)
         issued = None
         ended: list[str] = []
         async with self._work(session, database) as work:
-            user_key = await self._try_code(work, database, caller, canonical, Intent.CHANGE_PASSWORD, code)
-            if user_key is not None and await work.users.set_password(user_key, new_hash, by_code=True):
+            if await work.users.set_password(user_key, new_hash, by_code=True):
                 ended = await work.users.end_sessions(user_key)
                 await work.control.clear_buckets([self._bucket_name(database, "user", canonical)])
                 issued = await self._sign_in(work, database, user_key, DEFAULT_AUDIENCE, proved_email=True)
-        if issued is None:
-            raise errors.InvalidToken(WRONG_CODE)
         _forget_sessions(ended)
-        caches().forget_end_user(issued.user.user_key)
+        caches().forget_end_user(user_key)
+        if issued is None:  # disabled meanwhile
+            raise errors.Forbidden(DISABLED)
         log.info("end user reset their password; every session ended (database %s)", database.id)
         return issued
 

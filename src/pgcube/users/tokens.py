@@ -55,11 +55,15 @@ def is_audience(value: str) -> bool:
     return bool(_AUDIENCE.fullmatch(value))
 
 
+def new_claims(*, user_key: str, database_id: str, session_id: str, aud: str, ttl: int) -> IdClaims:
+    now = int(time.time())
+    return IdClaims(sub=user_key, pid=database_id, aud=aud, sid=session_id, iat=now, exp=now + ttl)
+
+
 def issue_id_token(
     key: bytes, *, user_key: str, database_id: str, session_id: str, aud: str, ttl: int
 ) -> str:
-    now = int(time.time())
-    claims = IdClaims(sub=user_key, pid=database_id, aud=aud, sid=session_id, iat=now, exp=now + ttl)
+    claims = new_claims(user_key=user_key, database_id=database_id, session_id=session_id, aud=aud, ttl=ttl)
     return encode_id_token(key, claims)
 
 
@@ -132,8 +136,9 @@ class VerifiedIdTokens:
         self, *, user_key: str, database_id: str, session_id: str, aud: str, ttl: int
     ) -> tuple[str, IdClaims]:
         """A new token and its claims; already known here, so its first use costs no verify."""
-        now = int(time.time())
-        claims = IdClaims(sub=user_key, pid=database_id, aud=aud, sid=session_id, iat=now, exp=now + ttl)
+        claims = new_claims(
+            user_key=user_key, database_id=database_id, session_id=session_id, aud=aud, ttl=ttl
+        )
         token = encode_id_token(self.key, claims)
         self._remember(token, claims)
         return token, claims
