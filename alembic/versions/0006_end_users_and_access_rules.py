@@ -14,8 +14,9 @@
   under an ``owner`` rule the index ``<table>$owner`` on ``(_userkey,
   _created_at, _key)``.
 * ``pgcube.setup_end_users(schema)`` — a database's ``_users``, ``_sessions`` and
-  ``_otps`` tables, and its ``_trash`` opened to ``pgcube_web`` for the caller's
-  own rows.
+  ``_otps`` tables (the first two announce ended sessions and disabled users on
+  ``pgcube_catalog``: ``user_session:<id>``, ``end_user:<_userkey>``), and its
+  ``_trash`` opened to ``pgcube_web`` for the caller's own rows.
 * ``pgcube.account_documents(account)`` — the document estimate of the quota,
   callable by ``pgcube_web`` without any grant on the catalog.
 
@@ -158,6 +159,7 @@ BEGIN
             _userkey        text NOT NULL REFERENCES %1$I._users (_userkey) ON DELETE CASCADE,
             aud             text NOT NULL DEFAULT 'web',
             refresh_hash    bytea NOT NULL CONSTRAINT "_sessions$refresh" UNIQUE,
+            previous_hash   bytea,
             spent_hashes    bytea[] NOT NULL DEFAULT '{}',
             rotated_at      timestamptz,
             created_at      timestamptz NOT NULL DEFAULT now(),
@@ -168,6 +170,16 @@ BEGIN
         CREATE INDEX "_sessions$spent" ON %1$I._sessions USING gin (spent_hashes);
         COMMENT ON TABLE %1$I._sessions IS
             'pgcube: end-user sessions; the refresh token (hashed) rotates, spent ones are kept for reuse detection';
+        -- An ended session, a disabled or deleted user: every process forgets what it cached
+        -- (pgcube.control_plane_cache), so their id_tokens are refused at once.
+        CREATE TRIGGER notify_catalog AFTER UPDATE OF ended_at OR DELETE ON %1$I._sessions
+            FOR EACH ROW EXECUTE FUNCTION pgcube.notify_catalog('user_session', 'id');
+        CREATE TRIGGER notify_catalog AFTER UPDATE OF disabled, sessions_valid_after OR DELETE ON %1$I._users
+            FOR EACH ROW EXECUTE FUNCTION pgcube.notify_catalog('end_user', '_userkey');
+        CREATE TRIGGER notify_catalog_reset AFTER TRUNCATE ON %1$I._sessions
+            FOR EACH STATEMENT EXECUTE FUNCTION pgcube.notify_catalog_reset();
+        CREATE TRIGGER notify_catalog_reset AFTER TRUNCATE ON %1$I._users
+            FOR EACH STATEMENT EXECUTE FUNCTION pgcube.notify_catalog_reset();
         CREATE TABLE %1$I._otps (
             id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             email_canonical text NOT NULL,

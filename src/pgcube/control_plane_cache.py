@@ -1,6 +1,6 @@
 """What this process keeps from the control plane, and how a notification evicts it (ADR 0012).
 
-Four caches behind one ``Trust``:
+Five caches behind one ``Trust``:
 
 * ``keys`` — API key id → ``KeyAuthRow`` (account, secret digest, database
   scope) of a live key (``pgcube.auth.service``);
@@ -8,7 +8,10 @@ Four caches behind one ``Trust``:
   access token's check needs (``pgcube.auth.service``, ADR 0015);
 * ``databases`` — database id → ``Database`` (its owner included: tenancy is
   checked against it, ``pgcube.management.service``);
-* ``collections`` — (database id, name) → ``Collection`` with its declared fields.
+* ``collections`` — (database id, name) → ``Collection`` with its declared fields;
+* ``user_sessions`` — end-user session id → ``UserSessionRow`` (user, database,
+  live or not, expiry): what an end user's ``id_token`` check needs
+  (``pgcube.users.principals``).
 
 ``ControlPlaneCaches`` is the listener's subscriber (``pgcube.db.notify``).
 The payloads are written by the triggers of migration 0002::
@@ -19,6 +22,8 @@ The payloads are written by the triggers of migration 0002::
     account:<account id>            a deleted pgcube.accounts row
     session:<session id>            a row of pgcube.sessions (migration 0004)
     sessions:<account id>           the account's sessions_valid_after (migration 0004)
+    user_session:<session id>       a row of a database's _sessions (migration 0006)
+    end_user:<_userkey>             a database's _users row disabled, deleted or signed out
     reset                           a control-plane table was truncated
 
 Nothing absent is cached (an unknown key or database is looked up again), so
@@ -36,6 +41,7 @@ from pgcube.auth.repository import KeyAuthRow, SessionRow
 from pgcube.cache import GuardedCache, Trust
 from pgcube.db.notify import Listener
 from pgcube.management.models import Collection, Database
+from pgcube.users.repository import UserSessionRow
 
 
 class ControlPlaneCaches:
@@ -45,12 +51,14 @@ class ControlPlaneCaches:
         self.sessions: GuardedCache[str, SessionRow] = GuardedCache(self.trust)
         self.databases: GuardedCache[str, Database] = GuardedCache(self.trust)
         self.collections: GuardedCache[tuple[str, str], Collection] = GuardedCache(self.trust)
+        self.user_sessions: GuardedCache[str, UserSessionRow] = GuardedCache(self.trust)
 
     def clear(self) -> None:
         self.keys.clear()
         self.sessions.clear()
         self.databases.clear()
         self.collections.clear()
+        self.user_sessions.clear()
 
     def forget_key(self, key_id: str) -> None:
         self.keys.evict(key_id)
@@ -69,9 +77,17 @@ class ControlPlaneCaches:
         self.databases.evict(database_id)
         self.collections.evict_where(lambda key, _: key[0] == database_id)
         self.keys.evict_where(lambda _, row: row.database_id == database_id)
+        self.user_sessions.evict_where(lambda _, row: row.database_id == database_id)
 
     def forget_collection(self, database_id: str, name: str) -> None:
         self.collections.evict((database_id, name))
+
+    def forget_user_session(self, session_id: str) -> None:
+        self.user_sessions.evict(session_id)
+
+    def forget_end_user(self, user_key: str) -> None:
+        """Every session of the end user (disabled, deleted, or a password changed)."""
+        self.user_sessions.evict_where(lambda _, row: row.user_key == user_key)
 
     # --- the listener's subscriber (pgcube.db.notify.Subscriber) ----------------------------
 
@@ -97,6 +113,10 @@ class ControlPlaneCaches:
             self.forget_session(ident)
         elif kind == "sessions":
             self.forget_account_credentials(ident)
+        elif kind == "user_session":
+            self.forget_user_session(ident)
+        elif kind == "end_user":
+            self.forget_end_user(ident)
         else:  # an account deleted, a truncate, or a payload this version does not know
             self.clear()
 

@@ -64,6 +64,12 @@ class InvalidToken(PgcubeError):
     default_message = "The token is invalid, expired or already used"
 
 
+class WeakPassword(PgcubeError):
+    status = 400
+    code = "WEAK_PASSWORD"
+    default_message = "The password is too weak"
+
+
 # --- 401 / 403 ---------------------------------------------------------------------
 class AuthenticationFailed(PgcubeError):
     status = 401
@@ -75,6 +81,15 @@ class InvalidCredentials(PgcubeError):
     status = 401
     code = "INVALID_CREDENTIALS"
     default_message = "Invalid email or password"
+
+
+class InvalidSessionToken(PgcubeError):
+    """An end user's ``id_token`` or refresh token that is bad, spent or of an ended session
+    (SPEC §14: ``INVALID_TOKEN`` is a 401 for these, a 400 for one-time tokens)."""
+
+    status = 401
+    code = "INVALID_TOKEN"
+    default_message = "The token is invalid, expired or revoked: sign in again"
 
 
 class TokenExpired(PgcubeError):
@@ -193,6 +208,12 @@ class ServiceUnavailable(PgcubeError):
             details={"retry_after": retry_after},
             headers={"Retry-After": str(retry_after)},
         )
+
+
+class FeatureUnavailable(PgcubeError):
+    status = 501
+    code = "FEATURE_UNAVAILABLE"
+    default_message = "This feature is not available on this server"
 
 
 class QueryTimeout(PgcubeError):

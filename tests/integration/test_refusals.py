@@ -29,7 +29,17 @@ import httpx
 import pytest
 
 from pgcube.ops import REGISTRY
-from tests.integration.test_tenancy import ACCOUNT_WIDE, Request, add_end_user, api_routes, requests_for
+from pgcube.ops.registry import PrincipalKind
+from tests.integration.end_users.conftest import end_user_headers, password_hash
+from tests.integration.test_tenancy import (
+    ACCOUNT_WIDE,
+    WALKER,
+    Request,
+    add_end_user,
+    api_routes,
+    ddo_op,
+    requests_for,
+)
 from tests.support.accounts import Account, create_api_key
 from tests.support.sync_pg import SyncPg
 
@@ -75,9 +85,15 @@ def valid_requests(db_id: str, name: str) -> dict[tuple[str, str], list[Request]
     return {**requests_for(db_id, name), **account_wide_requests()}
 
 
-def optional_keys(route: tuple[str, str]) -> frozenset[str]:
+OPTIONAL_OP_KEYS = {"auth.signout": frozenset({"scope"})}
+"""Keys a DDO op's valid request may leave out, by op."""
+
+
+def optional_keys(route: tuple[str, str], op: str | None = None) -> frozenset[str]:
     """Keys a valid request of ``route`` may leave out (a missing criteria key means "every
     document" for DDO: it is never dropped, whatever this says)."""
+    if op is not None:
+        return optional_keys(route) | OPTIONAL_OP_KEYS.get(REGISTRY.resolve(op)[0].name, frozenset())
     return {
         DDO_ROUTE: frozenset({"match", "update", "insert"}),
         ("GET", "/api/crud"): frozenset({"filters"}),
@@ -114,12 +130,13 @@ def derived(route: tuple[str, str], request: Request) -> Iterator[Variant]:
     tag = f"{method} {route[1]}" + (f" {kwargs['json'].get('op')}" if route == DDO_ROUTE else "")
     if "json" in kwargs:
         body: dict[str, Any] = kwargs["json"]
+        optional = optional_keys(route, body["op"] if route == DDO_ROUTE else None)
         yield Variant(f"{tag}: a key it does not take", method, path, {"json": {**body, "bogus_key": 1}})
         for key, value in body.items():
             yield Variant(
                 f"{tag}: {key} of the wrong type", method, path, {"json": {**body, key: wrong_type(value)}}
             )
-            if key not in optional_keys(route) and key not in CRITERIA_KEYS:
+            if key not in optional and key not in CRITERIA_KEYS:
                 rest = {k: v for k, v in body.items() if k != key}
                 yield Variant(f"{tag}: {key} left out", method, path, {"json": rest})
         raw = json.dumps(body).encode()
@@ -385,7 +402,12 @@ def snapshot(pg: SyncPg, account_id: str) -> dict[str, Any]:
     ]
     state: dict[str, Any] = {
         "account": rows("SELECT * FROM pgcube.accounts WHERE id = $1::uuid", account_id),
-        "api_keys": rows("SELECT * FROM pgcube.api_keys WHERE account_id = $1::uuid", account_id),
+        # Without last_used_at: every use of a key may write it (at most once a minute), refused or not.
+        "api_keys": rows(
+            "SELECT id, account_id, name, prefix, secret_hash, database_id, kind, created_at, revoked_at "
+            "FROM pgcube.api_keys WHERE account_id = $1::uuid",
+            account_id,
+        ),
         "idempotency_keys": rows(
             "SELECT account_id, key, request_hash, status, response FROM pgcube.idempotency_keys"
         ),
@@ -433,6 +455,40 @@ class Owned:
     account: Account
     db_id: str
     name: str
+    end_user: dict[str, str]
+    """A web key of the database with a signed-in end user's id_token."""
+
+    def headers_for(self, key: str) -> dict[str, str]:
+        """The owner's credential, or an end user's for an op that takes no account's."""
+        return self.end_user if takes_no_account(key) else self.account.headers
+
+
+def takes_no_account(key: str) -> bool:
+    """Whether ``key`` names an op that refuses an account's credentials (``auth.*``)."""
+    op = ddo_op({"json": {"op": key}}) if key in REGISTRY.names() else None
+    return op is not None and PrincipalKind.ACCOUNT not in op.principals
+
+
+def add_walker(pg: SyncPg, db_id: str) -> None:
+    """The end user the walk's ``auth.*`` bodies name."""
+    schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db_id)
+    pg.execute(
+        f'INSERT INTO "{schema}"._users (_userkey, email, email_canonical, password_hash) '
+        "VALUES (md5(random()::text), $1, lower($1), $2)",
+        WALKER,
+        password_hash(),
+    )
+
+
+EXPECTED_REFUSALS = {
+    "collection.restore": (404, "NOT_FOUND"),  # nothing is in the trash under the made-up _ref
+    "auth.refresh_token": (401, "INVALID_TOKEN"),  # a made-up refresh token
+    "auth.update_account": (400, "INVALID_TOKEN"),  # a made-up code
+    "auth.verify_email": (400, "INVALID_TOKEN"),
+    "auth.verify_id_token": (401, "INVALID_TOKEN"),  # a made-up id_token
+    "auth.nonce": (501, "FEATURE_UNAVAILABLE"),
+}
+"""Valid requests that the walk's made-up values get refused, for that only."""
 
 
 def make_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str, str]:
@@ -461,7 +517,7 @@ def make_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[s
 
 @pytest.fixture(scope="module")
 def owned(module_client: httpx.Client, module_account: Account, pg: SyncPg) -> Owned:
-    """The owner's database, with an API key and an idempotency row to protect as well."""
+    """The owner's database, with an API key, an idempotency row and an end user to protect as well."""
     db_id, name = make_database(module_client, module_account, pg)
     create_api_key(module_client, module_account, database_id=db_id)
     idempotent = module_client.post(
@@ -470,7 +526,8 @@ def owned(module_client: httpx.Client, module_account: Account, pg: SyncPg) -> O
         headers={**module_account.headers, "Idempotency-Key": "refusals-1"},
     )
     assert idempotent.status_code == 200, idempotent.text
-    return Owned(module_account, db_id, name)
+    add_walker(pg, db_id)
+    return Owned(module_account, db_id, name, end_user_headers(module_client, pg, module_account, db_id))
 
 
 def refusal_problem(response: httpx.Response, ddo: bool) -> str | None:
@@ -512,7 +569,7 @@ def test_refused_and_nothing_changed(key: str, module_client: httpx.Client, pg: 
     before = snapshot(pg, owned.account.account_id)
     problems = []
     for variant in variants(owned.db_id, owned.name)[key]:
-        headers = {**owned.account.headers, **variant.kwargs.get("headers", {})}
+        headers = {**owned.headers_for(key), **variant.kwargs.get("headers", {})}
         kwargs = {k: v for k, v in variant.kwargs.items() if k != "headers"}
         response = module_client.request(variant.method, variant.path, headers=headers, **kwargs)
         problem = refusal_problem(response, ddo=key in REGISTRY.names())
@@ -537,10 +594,15 @@ def test_the_valid_requests_are_accepted(
         for index in range(len(valid_requests("x" * 24, "y")[route])):
             db_id, name = make_database(module_client, module_account, pg)
             method, path, kwargs = valid_requests(db_id, name)[route][index]
-            response = module_client.request(method, path, headers=module_account.headers, **kwargs)
-            if kwargs.get("json", {}).get("op", "").endswith("restore"):
-                # Nothing is in the trash under the walk's made-up _ref: refused for that only.
-                assert response.status_code == 404, response.text
-                assert response.json()["error"]["code"] == "NOT_FOUND", response.text
+            op = ddo_op(kwargs)
+            headers = module_account.headers
+            if op is not None and takes_no_account(op.name):
+                add_walker(pg, db_id)
+                headers = end_user_headers(module_client, pg, module_account, db_id)
+            response = module_client.request(method, path, headers=headers, **kwargs)
+            if op is not None and op.name in EXPECTED_REFUSALS:
+                status, code = EXPECTED_REFUSALS[op.name]
+                assert response.status_code == status, response.text
+                assert response.json()["error"]["code"] == code, response.text
             else:
                 assert response.status_code < 300, (method, path, kwargs, response.text)

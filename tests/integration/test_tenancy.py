@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from pgcube.app import create_app
-from pgcube.ops import REGISTRY
+from pgcube.ops import REGISTRY, Op
+from pgcube.ops.registry import PrincipalKind
 from pgcube.settings import Settings
+from tests.integration.end_users.conftest import PASSWORD, end_user_headers, project_of
 from tests.support.accounts import Account, api_key_headers, create_api_key
 from tests.support.end_user_rows import add_end_user as add_end_user_row
 from tests.support.end_user_rows import add_session
@@ -102,8 +104,38 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
     }
 
 
+WALKER = "walker@example.com"
+"""The end user the ``auth.*`` bodies name (tests/integration/test_refusals.py signs them up)."""
+AUTH_BODIES: dict[str, dict[str, Any]] = {
+    "auth.signup": {"email": WALKER, "password": PASSWORD},
+    "auth.signin": {"grant_type": "password", "email": WALKER, "password": PASSWORD},
+    "auth.refresh_token": {"refresh_token": "rt_" + "0" * 43},
+    "auth.signout": {"scope": "all"},
+    "auth.get_user": {},
+    "auth.update_profile": {"data": {"display_name": "Walker"}},
+    "auth.send_otp": {"email": WALKER, "intent": "verify_email"},
+    "auth.update_account": {
+        "intent": "change_password",
+        "email": WALKER,
+        "otp": "123456",
+        "new_password": "a new walking passphrase",
+    },
+    "auth.verify_email": {"email": WALKER, "otp": "123456"},
+    "auth.verify_id_token": {"id_token": "x.y.z"},
+    "auth.settings": {},
+    "auth.nonce": {},
+}
+"""The end-user ops take no collection: one body per op, aimed at A's database by the path."""
+
+
+def ddo_op(kwargs: dict[str, Any]) -> Op[Any, Any] | None:
+    """The op a request's DDO body names (None for another route)."""
+    name = kwargs.get("json", {}).get("op") if isinstance(kwargs.get("json"), dict) else None
+    return None if name is None else REGISTRY.resolve(name)[0]
+
+
 def ddo_bodies() -> list[dict[str, Any]]:
-    """One body per op name (aliases included), all aimed at A's collection."""
+    """One body per op name (aliases included), all aimed at A's collection (or database)."""
     match = {"match": {"n": 1}}
     by_verb: dict[str, dict[str, Any]] = {
         "find": match,
@@ -118,7 +150,10 @@ def ddo_bodies() -> list[dict[str, Any]]:
     bodies = []
     for name in REGISTRY.names():
         op, _ = REGISTRY.resolve(name)
-        bodies.append({"op": name, "collection": "items", **by_verb[op.name.split(".")[1]]})
+        if op.name in AUTH_BODIES:
+            bodies.append({"op": name, **AUTH_BODIES[op.name]})
+        else:
+            bodies.append({"op": name, "collection": "items", **by_verb[op.name.split(".")[1]]})
     return bodies
 
 
@@ -159,10 +194,18 @@ def snapshot(pg: SyncPg, db_id: str) -> Any:
     )
     rows = pg.fetch(f'SELECT _key, _modified_at, data::text FROM "{schema}"."items" ORDER BY _key')
     trash = pg.fetchval(f'SELECT count(*) FROM "{schema}"._trash')
-    users = pg.fetch(f'SELECT * FROM "{schema}"._users ORDER BY _userkey')
-    sessions = pg.fetch(f'SELECT * FROM "{schema}"._sessions ORDER BY id')
-    end_users = [tuple(r) for r in users], [tuple(r) for r in sessions]
-    return schema, settings, [tuple(r) for r in catalog], [tuple(r) for r in rows], trash, end_users
+    users = [
+        pg.fetch(f'SELECT row_to_json(t)::text FROM "{schema}".{table} t ORDER BY 1')
+        for table in ("_users", "_sessions", "_otps")
+    ]
+    return (
+        schema,
+        settings,
+        [tuple(r) for r in catalog],
+        [tuple(r) for r in rows],
+        trash,
+        [[tuple(r) for r in t] for t in users],
+    )
 
 
 @pytest.fixture
@@ -188,7 +231,30 @@ def a_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str,
     return db_id, name
 
 
-@pytest.mark.parametrize("credential", ["jwt", "api_key"])
+KINDS = {
+    "jwt": PrincipalKind.ACCOUNT,
+    "api_key": PrincipalKind.SERVER_KEY,
+    "web_key": PrincipalKind.WEB_KEY,
+    "end_user": PrincipalKind.END_USER,
+}
+
+
+def credentials_of(client: httpx.Client, pg: SyncPg, account: Account, credential: str) -> dict[str, str]:
+    """Headers of one of ``account``'s credentials; web keys and end users belong to a database
+    of its own (a web key always reaches one database)."""
+    if credential == "jwt":
+        return account.headers
+    if credential == "api_key":
+        return api_key_headers(create_api_key(client, account))
+    own = client.post(
+        "/api/create_database", json={"db_name": "own_" + secrets.token_hex(4)}, headers=account.headers
+    ).json()["database"]["id"]
+    if credential == "web_key":
+        return project_of(client, pg, account, own).web
+    return end_user_headers(client, pg, account, own)
+
+
+@pytest.mark.parametrize("credential", list(KINDS))
 def test_another_account_gets_404_everywhere_and_changes_nothing(
     client: httpx.Client,
     pg: SyncPg,
@@ -197,20 +263,29 @@ def test_another_account_gets_404_everywhere_and_changes_nothing(
     a_database: tuple[str, str],
     credential: str,
 ) -> None:
+    """Every route and op answers B as if A's database did not exist: 404, or — for an op that
+    does not take B's kind of credential — the 403 it answers for every database, before any
+    look-up. Web keys and end users are walked through the DDO ops (their surface)."""
     db_id, name = a_database
-    headers = (
-        other_account.headers
-        if credential == "jwt"
-        else api_key_headers(create_api_key(client, other_account))
-    )
+    headers = credentials_of(client, pg, other_account, credential)
+    web = credential in ("web_key", "end_user")
     before = snapshot(pg, db_id)
     for requests in requests_for(db_id, name).values():
         for method, path, kwargs in requests:
+            op = ddo_op(kwargs)
+            if web and op is None:
+                continue
             response = client.request(method, path, headers=headers, **kwargs)
+            if op is not None and KINDS[credential] not in op.principals:
+                assert response.status_code == 403, (method, path, kwargs, response.text)
+                unknown = client.request(method, path.replace(db_id, "0" * 24), headers=headers, **kwargs)
+                assert unknown.json() == response.json(), (path, kwargs)
+                continue
             assert response.status_code == 404, (method, path, kwargs, response.text)
             assert response.json()["error"]["code"] == "DATABASE_NOT_FOUND", (method, path, response.text)
-    listed = client.get("/api/list_databases", params={"page_size": 1000}, headers=headers).json()
-    assert db_id not in {d["id"] for d in listed["data"]}
+    if not web:
+        listed = client.get("/api/list_databases", params={"page_size": 1000}, headers=headers).json()
+        assert db_id not in {d["id"] for d in listed["data"]}
     assert snapshot(pg, db_id) == before
 
 

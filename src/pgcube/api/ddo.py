@@ -18,8 +18,9 @@ from litestar.params import PathParameter
 from pgcube.api.deps import provide_settings, request_session
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.api.idempotency import idempotent
-from pgcube.api.ratelimit import provide_limited_principal
+from pgcube.api.ratelimit import client_address, provide_limited_principal
 from pgcube.api.responses import ddo_response
+from pgcube.auth.guards import accounts_of
 from pgcube.ops import REGISTRY, Context, execute
 from pgcube.schemas.ddo import decode_ddo
 
@@ -43,12 +44,22 @@ async def ddo(
     async with request_session(state) as session:
         principal = await provide_limited_principal(request, state, session)
         op, body = decode_ddo(await request.body(), REGISTRY)
-        ctx = Context(session, provide_settings(state), principal, database_id)
+        ctx = Context(
+            session,
+            provide_settings(state),
+            principal,
+            database_id,
+            end_users=accounts_of(state).end_users,
+            client_address=client_address(request.scope),
+        )
         command = body.command()
 
         async def answer() -> Response[bytes]:
             result = op.present(await execute(op, ctx, command))
-            return ddo_response(result.data, result.meta)
+            response = ddo_response(result.data, result.meta)
+            if op.no_store:
+                response.headers["Cache-Control"] = "no-store"
+            return response
 
         if op.idempotent:
             return await idempotent(request, session, principal, database_id, answer)

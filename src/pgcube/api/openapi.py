@@ -34,8 +34,10 @@ from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.ops.registry import Registry
 
 ERRORS: dict[int, str] = {  # the one description of each error status, for every route
-    400: "VALIDATION_ERROR, INVALID_QUERY, INVALID_JSON, BATCH_LIMIT_EXCEEDED or INVALID_TOKEN",
-    401: "AUTHENTICATION_FAILED, INVALID_CREDENTIALS or TOKEN_EXPIRED",
+    400: "VALIDATION_ERROR, INVALID_QUERY, INVALID_JSON, BATCH_LIMIT_EXCEEDED, INVALID_TOKEN (one-time tokens "
+    "and codes) or WEAK_PASSWORD",
+    401: "AUTHENTICATION_FAILED, INVALID_CREDENTIALS, TOKEN_EXPIRED or INVALID_TOKEN (an end user's id or "
+    "refresh token)",
     403: "FORBIDDEN, EMAIL_NOT_VERIFIED or QUOTA_EXCEEDED",
     404: "NOT_FOUND, DATABASE_NOT_FOUND, COLLECTION_NOT_FOUND, DOCUMENT_NOT_FOUND or UNKNOWN_OP",
     409: "DUPLICATE_KEY or CONFLICT",
@@ -43,6 +45,7 @@ ERRORS: dict[int, str] = {  # the one description of each error status, for ever
     422: "IDEMPOTENCY_KEY_REUSED",
     429: "RATE_LIMIT_EXCEEDED (details: limit, remaining, reset_at, retry_after)",
     500: "INTERNAL_ERROR (details: request_id)",
+    501: "FEATURE_UNAVAILABLE: the operation is not available on this server",
     503: "SERVICE_UNAVAILABLE: the database is unreachable or the pool is exhausted (details: retry_after)",
     504: "QUERY_TIMEOUT: the statement timeout was reached",
 }

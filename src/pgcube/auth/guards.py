@@ -62,7 +62,7 @@ async def provide_principal(request: Request[Any, Any, Any], state: State, sessi
     key = request.headers.get("x-api-key")
     if key is not None and authorization is not None and authorization[0] == "bearer":
         principal = await service.authenticate_api_key(session, key.strip())
-        return with_end_user(principal, authorization[1], service.id_tokens)
+        return await with_end_user(principal, authorization[1], service.id_tokens, session)
     if authorization is not None:
         scheme, credential = authorization
         if scheme == "bearer":

@@ -32,7 +32,6 @@ Account takeover defences (ADR 0015, RELIABILITY H3, H4, H7):
 from __future__ import annotations
 
 import logging
-import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,7 +39,8 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from pgcube import errors
-from pgcube.auth import api_keys, email, throttle, tokens
+from pgcube.auth import api_keys, attempts, email, throttle, tokens
+from pgcube.auth.addresses import canonical_email, checked_email, checked_name, lookup_email
 from pgcube.auth.email import MailSender
 from pgcube.auth.key_usage import KeyUsage
 from pgcube.auth.models import Account, ApiKey, KeyKind
@@ -55,16 +55,13 @@ from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session as DbSession
 from pgcube.principal import Principal
 from pgcube.settings import Settings
+from pgcube.users.service import EndUserService
 from pgcube.users.tokens import VerifiedIdTokens
 
 log = logging.getLogger("pgcube.auth")
 
 VERIFY_EMAIL = "verify_email"
 PASSWORD_RESET = "password_reset"  # noqa: S105 — a token purpose, not a password
-MAX_EMAIL_LENGTH = 254
-MAX_NAME_LENGTH = 100
-
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\]+@[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\]+")
 _DATABASE_ID = re.compile(r"[0-9a-f]{24}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -80,39 +77,6 @@ SESSION_ENDED = "The session has ended (logged out or password reset): log in ag
 DEVICE_COOKIE_TTL = 365 * 24 * 3600
 LOGGED_OUT = "Logged out."
 KEY_REVOKED = "API key revoked."
-
-
-def canonical_email(address: str) -> str:
-    """The form emails are compared on: trimmed and case-folded (G2)."""
-    return address.strip().lower()
-
-
-def _checked_email(address: str) -> str:
-    trimmed = address.strip()
-    if not trimmed:
-        raise errors.ValidationError("Missing required field: email", details={"field": "email"})
-    if len(trimmed) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(trimmed):
-        raise errors.ValidationError("The email address is not valid", details={"field": "email"})
-    return trimmed
-
-
-def _lookup_email(address: str) -> str:
-    """The canonical form of an email used to look an account up; only its length is checked."""
-    canonical = canonical_email(address)
-    if not canonical:
-        raise errors.ValidationError("Missing required field: email", details={"field": "email"})
-    if len(canonical) > MAX_EMAIL_LENGTH or "\x00" in canonical:
-        raise errors.ValidationError("The email address is not valid", details={"field": "email"})
-    return canonical
-
-
-def _checked_name(value: str, field: str) -> str:
-    trimmed = value.strip()
-    if len(trimmed) > MAX_NAME_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in trimmed):
-        raise errors.ValidationError(
-            f"{field} must be at most {MAX_NAME_LENGTH} printable characters", details={"field": field}
-        )
-    return trimmed
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,15 +116,17 @@ class AccountService:
         self._access_tokens = tokens.VerifiedAccessTokens(jwt_secret)
         self.id_tokens = VerifiedIdTokens(jwt_secret)
         """End users' ``id_token``s (SPEC §11.1): signed with a key derived from the same secret."""
+        self.end_users = EndUserService(settings, jwt_secret, passwords, mailer, self.id_tokens)
+        """The end users of every database (``auth.*`` ops): the same hasher, mail and tokens."""
 
     # --- registration and email ------------------------------------------------------------
 
     async def register(
         self, tx: Transactions, *, email: str, password: str, first_name: str, last_name: str
     ) -> str:
-        address = _checked_email(email)
-        first_name = _checked_name(first_name, "firstName")
-        last_name = _checked_name(last_name, "lastName")
+        address = checked_email(email)
+        first_name = checked_name(first_name, "firstName")
+        last_name = checked_name(last_name, "lastName")
         password = check_password_rules(password)
         # Hashed whether or not the email is taken: both paths cost one hash (G2).
         password_hash = await self.passwords.hash(password)
@@ -220,7 +186,7 @@ class AccountService:
 
     def resend_verification(self, tx: Transactions, address: str) -> Deferred:
         """The answer now; the look-up and the email after it (equal time for every address, H9)."""
-        canonical = _lookup_email(address)
+        canonical = lookup_email(address)
 
         async def work() -> None:
             async with tx() as repo:
@@ -233,7 +199,7 @@ class AccountService:
     # --- login and sessions ------------------------------------------------------------------
 
     async def login(self, tx: Transactions, email: str, password: str, client: LoginClient) -> LoginResult:
-        canonical = _lookup_email(email)
+        canonical = lookup_email(email)
         if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             raise errors.ValidationError(
                 f"The password must be at most {MAX_PASSWORD_BYTES} bytes", details={"field": "password"}
@@ -247,23 +213,11 @@ class AccountService:
                 throttle.account_bucket(canonical, s.login_max_failures),
                 throttle.address_bucket(client.address, s.login_address_max_failures),
             ]
-        buckets = [bucket for bucket in candidates if bucket.free > 0]
         # The attempt is counted, and committed, before the password is checked: concurrent
         # guesses cannot slip past the limit (A4). A success gives it back below.
         async with tx() as repo:
-            states, now = await repo.lock_buckets([bucket.name for bucket in buckets])
-            counted = throttle.count_attempt(states, buckets, now, s.login_failure_window, s.login_max_delay)
-            row = None
-            if not isinstance(counted, throttle.Refused):
-                await repo.record_failures(counted)
-                row = await repo.login_row(canonical)
-        if isinstance(counted, throttle.Refused):
-            raise errors.RateLimitExceeded(
-                limit=counted.free,
-                remaining=0,
-                reset_at=math.ceil(counted.blocked_until),
-                retry_after=max(1, math.ceil(counted.retry_after)),
-            )
+            buckets = await attempts.count_attempt(repo, candidates, s)
+            row = await repo.login_row(canonical)
         matched = await self.passwords.verify(row.password_hash if row else None, password)
         if row is None or not matched:
             raise errors.InvalidCredentials()
@@ -274,11 +228,7 @@ class AccountService:
         async with tx() as repo:
             # The owner's device clears its own bucket; a right password from elsewhere clears
             # the account's. An address is shared: it only gets this attempt back.
-            await repo.clear_buckets([bucket.name for bucket in buckets if not bucket.shared])
-            for bucket in buckets:
-                if bucket.shared:
-                    await repo.refund_attempt(bucket.name, bucket.free)
-            await repo.purge_quiet_buckets(s.login_failure_window)
+            await attempts.settle_success(repo, buckets, s)
             if upgraded is not None:
                 await repo.upgrade_hash(row.id, row.password_hash, upgraded)
             if s.require_email_verification and not row.email_verified:
@@ -359,7 +309,7 @@ class AccountService:
 
     def request_password_reset(self, tx: Transactions, address: str) -> Deferred:
         """The answer now; the look-up and the email after it (equal time for every address, H9)."""
-        canonical = _lookup_email(address)
+        canonical = lookup_email(address)
 
         async def work() -> None:
             async with tx() as repo:
@@ -425,8 +375,8 @@ class AccountService:
     async def update_profile(
         self, tx: Transactions, principal: Principal, first_name: str | None, last_name: str | None
     ) -> Account:
-        first = None if first_name is None else _checked_name(first_name, "firstName")
-        last = None if last_name is None else _checked_name(last_name, "lastName")
+        first = None if first_name is None else checked_name(first_name, "firstName")
+        last = None if last_name is None else checked_name(last_name, "lastName")
         async with tx() as repo:
             await self._require_live_session(principal, repo.session_state)
             account = await repo.update_profile(principal.account_id, first, last)
@@ -451,7 +401,7 @@ class AccountService:
     ) -> tuple[ApiKey, str]:
         """The new key and the whole key, to show once (pgcube keeps only a hash). A web key
         reaches one database, under its access rules (SPEC §11.1)."""
-        name = _checked_name(name, "name")
+        name = checked_name(name, "name")
         if not name:
             raise errors.ValidationError("Missing required field: name", details={"field": "name"})
         if kind == "web" and database_id is None:

@@ -29,6 +29,7 @@ from pgcube.db.session import Session
 from pgcube.errors import UnknownOp
 from pgcube.principal import Principal
 from pgcube.settings import Settings
+from pgcube.users.service import EndUserService
 
 
 class Tx(enum.StrEnum):
@@ -105,10 +106,19 @@ class Context:
     principal: Principal
     database_id: str
     target: Target | None = None
+    end_users: EndUserService | None = None
+    """The process's end-user service (the ``auth.*`` ops); the DDO endpoint passes it."""
+    client_address: str = "unknown"
+    """The client's address as the edge sees it: guesses are counted per address too."""
 
     @cached_property
     def documents(self) -> DocumentService:
         return DocumentService(self.session, self.settings, sets_userkey=not self.principal.is_web)
+
+    @property
+    def users(self) -> EndUserService:
+        assert self.end_users is not None, "the endpoint passes no end-user service"  # wiring, not input
+        return self.end_users
 
     @property
     def collection(self) -> Target:
@@ -134,6 +144,8 @@ class Op(Generic[C, R]):
     principals: frozenset[PrincipalKind] = ACCOUNT_PRINCIPALS
     idempotent: bool = False
     """Whether an ``Idempotency-Key`` header makes a retry return the first answer."""
+    no_store: bool = False
+    """The answer carries credentials: no cache may keep it (RELIABILITY H9)."""
     example: dict[str, Any] | None = None
 
 

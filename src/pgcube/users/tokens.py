@@ -55,18 +55,22 @@ def is_audience(value: str) -> bool:
     return bool(_AUDIENCE.fullmatch(value))
 
 
+def new_claims(*, user_key: str, database_id: str, session_id: str, aud: str, ttl: int) -> IdClaims:
+    now = int(time.time())
+    return IdClaims(sub=user_key, pid=database_id, aud=aud, sid=session_id, iat=now, exp=now + ttl)
+
+
 def issue_id_token(
     key: bytes, *, user_key: str, database_id: str, session_id: str, aud: str, ttl: int
 ) -> str:
-    now = int(time.time())
+    claims = new_claims(user_key=user_key, database_id=database_id, session_id=session_id, aud=aud, ttl=ttl)
+    return encode_id_token(key, claims)
+
+
+def encode_id_token(key: bytes, claims: IdClaims) -> str:
     payload: dict[str, Any] = {
         "typ": USER_TYPE,
-        "sub": user_key,
-        "pid": database_id,
-        "aud": aud,
-        "sid": session_id,
-        "iat": now,
-        "exp": now + ttl,
+        **msgspec.structs.asdict(claims),
         "jti": secrets.token_hex(8),
     }
     return jwt.encode(payload, key, algorithm=ALGORITHM)
@@ -124,9 +128,30 @@ class VerifiedIdTokens:
         self._claims: dict[str, IdClaims] = {}
 
     def issue(self, *, user_key: str, database_id: str, session_id: str, aud: str, ttl: int) -> str:
-        return issue_id_token(
-            self.key, user_key=user_key, database_id=database_id, session_id=session_id, aud=aud, ttl=ttl
+        return self.issue_with_claims(
+            user_key=user_key, database_id=database_id, session_id=session_id, aud=aud, ttl=ttl
+        )[0]
+
+    def issue_with_claims(
+        self, *, user_key: str, database_id: str, session_id: str, aud: str, ttl: int
+    ) -> tuple[str, IdClaims]:
+        """A new token and its claims; already known here, so its first use costs no verify."""
+        claims = new_claims(
+            user_key=user_key, database_id=database_id, session_id=session_id, aud=aud, ttl=ttl
         )
+        token = encode_id_token(self.key, claims)
+        self._remember(token, claims)
+        return token, claims
+
+    def decode_allowing_expiry(self, token: str) -> IdClaims:
+        """The claims of a token that is valid but for its expiry (``auth.refresh_token`` and
+        ``auth.signout`` accept one); ``AuthenticationFailed`` otherwise."""
+        return decode_id_token(self.key, token, verify_exp=False)
+
+    def _remember(self, token: str, claims: IdClaims) -> None:
+        if len(self._claims) >= self._max:
+            del self._claims[next(iter(self._claims))]
+        self._claims[token] = claims
 
     def decode(self, token: str) -> IdClaims:
         claims = self._claims.get(token)
@@ -134,7 +159,5 @@ class VerifiedIdTokens:
             return claims
         self._claims.pop(token, None)
         claims = decode_id_token(self.key, token)  # raises for a bad or expired token
-        if len(self._claims) >= self._max:
-            del self._claims[next(iter(self._claims))]
-        self._claims[token] = claims
+        self._remember(token, claims)
         return claims

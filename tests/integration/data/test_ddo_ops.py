@@ -203,7 +203,6 @@ def test_unknown_op_is_404(db: Db) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"op": "auth.signin", "grant_type": "password", "email": "u@example.com", "password": "pw123456"},
         {"op": "file.info", "_key": "abc", "signed_ttl": 60},
         {"op": "vdb.search", "collection": "docs", "query": "hello", "limit": 5},
         {"op": "xai.generate", "user_input": "Write a haiku"},

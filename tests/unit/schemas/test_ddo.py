@@ -105,9 +105,9 @@ def test_unknown_op_is_unknown_op_with_the_closest_names() -> None:
 
 
 def test_an_unknown_op_is_judged_before_its_body() -> None:
-    """The seed's auth.signin example: 404 UNKNOWN_OP, never 'unknown field grant_type'."""
+    """An op pgcube does not have: 404 UNKNOWN_OP, never 'unknown field plan'."""
     with pytest.raises(UnknownOp):
-        parse({"op": "auth.signin", "grant_type": "password", "email": "u@x", "password": "pw"})
+        parse({"op": "billing.subscribe", "plan": "pro", "email": "u@x"})
 
 
 def test_op_and_action_naming_different_ops_is_refused() -> None:
