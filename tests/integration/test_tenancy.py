@@ -21,8 +21,8 @@ from pgcube.ops.registry import PrincipalKind
 from pgcube.settings import Settings
 from tests.integration.end_users.conftest import PASSWORD, end_user_headers, project_of
 from tests.support.accounts import Account, api_key_headers, create_api_key
-from tests.support.end_user_rows import add_end_user as add_end_user_row
-from tests.support.end_user_rows import add_session
+from tests.support.end_users import add_end_user as add_end_user_row
+from tests.support.end_users import add_session
 from tests.support.sync_pg import SyncPg
 
 Request = tuple[str, str, dict[str, Any]]

@@ -7,8 +7,8 @@ another one, a missing id and a malformed id all answer the same 404.
 
 End users live in the database's own schema (``_users``, ``_sessions``,
 ``_otps``: migration 0006). Their statements are named in ``sql/end_users.sql``
-with the tables as ``{users}``, ``{sessions}`` and ``{otps}``, filled in with
-``query.sql.qualified`` (ADR 0019); values are always parameters.
+with the tables as ``{schema}._users`` (and so on), the schema put in by
+``management.naming.in_schema`` (ADR 0017's addendum); values are always parameters.
 
 Ending an end user's sessions (disable, delete) is announced on the catalog
 channel as ``end_user:<database id>:<_userkey>``, at commit, so that every
@@ -29,9 +29,9 @@ from pgcube.db.notify import CHANNEL
 from pgcube.errors import ValidationError
 from pgcube.management import service
 from pgcube.management.models import AuthSettings, Database
+from pgcube.management.naming import in_schema
 from pgcube.management.repository import Connection, auth_settings_of
 from pgcube.principal import Principal
-from pgcube.query.sql import qualified
 from pgcube.settings import Settings
 
 __all__ = [
@@ -110,12 +110,7 @@ async def update_auth_settings(
 # --- end users -----------------------------------------------------------------------------------
 def _in(database: Database, statement: str) -> str:
     """A named statement over ``database``'s end-user tables."""
-    schema = database.schema_name
-    return statement.format(
-        users=qualified(schema, "_users"),
-        sessions=qualified(schema, "_sessions"),
-        otps=qualified(schema, "_otps"),
-    )
+    return in_schema(statement, database.schema_name)
 
 
 def _end_user(row: Any) -> EndUser:

@@ -21,6 +21,7 @@ Physical names:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -28,7 +29,7 @@ import time
 
 from pgcube.errors import ValidationError
 from pgcube.query.fields import SYSTEM_NAMES
-from pgcube.query.sql import MAX_IDENTIFIER_BYTES
+from pgcube.query.sql import MAX_IDENTIFIER_BYTES, quote_ident
 from pgcube.query.writes import TRASH_TABLE
 
 DATABASE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
@@ -48,6 +49,14 @@ _RESERVED_PREFIXES = ("pg_", "_vec_")
 def _is_reserved(name: str) -> bool:
     folded = name.lower().replace("-", "_")
     return folded in _RESERVED or folded in _RESERVED_TABLES or folded.startswith(_RESERVED_PREFIXES)
+
+
+@functools.lru_cache(maxsize=4096)
+def in_schema(statement: str, schema: str) -> str:
+    """A named statement over one database's own tables (``{schema}._users``, ...) with its schema
+    put in, quoted; the schema comes from the catalog, never from a request (ADR 0017's
+    addendum). Cached: a warm request builds no text."""
+    return statement.replace("{schema}", quote_ident(schema))
 
 
 def check_database_name(name: str) -> str:

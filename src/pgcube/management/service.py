@@ -125,6 +125,27 @@ async def ensure_collection(
     return await _create_on_first_use(conn, settings, database, name)
 
 
+async def resolve_database(session: Session, principal: Principal, database_id: str) -> Database:
+    """The principal's database ``database_id`` on a request's session, else ``DatabaseNotFound`` —
+    the same answer for another account's database, a malformed id and one that does not exist
+    (SPEC §2). Answered from the process's catalog cache when it is warm (the ``auth.*`` ops)."""
+    if not is_database_id(database_id) or not principal.can_reach(database_id):
+        raise DatabaseNotFound()
+    cached = caches()
+    database = cached.databases.get(database_id)
+    if database is None:
+        generation = cached.databases.generation
+        conn = await session.connection()
+        database = await repository.fetch_database(
+            conn, account_id=principal.account_id, database_id=database_id
+        )
+        if database is not None and not session.in_transaction:
+            cached.databases.put(database_id, database, generation)
+    if database is None or database.account_id != principal.account_id:
+        raise DatabaseNotFound()
+    return database
+
+
 async def resolve_collection(
     session: Session,
     settings: Settings,

@@ -8,13 +8,12 @@ chooses the transactions (``pgcube.db.session.Session.transaction``).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import msgspec
 
 from pgcube.db import statements
-from pgcube.query.sql import quote_ident
+from pgcube.management.naming import in_schema
 from pgcube.users.models import EndUser
 
 Connection = Any
@@ -22,13 +21,6 @@ Connection = Any
 
 SQL = statements.load("users")
 MAX_CODE_TRIES = 5
-
-
-@functools.lru_cache(maxsize=4096)
-def in_schema(statement: str, schema: str) -> str:
-    """``statement`` with ``{schema}`` replaced by the quoted schema (cached: a warm request
-    builds no text)."""
-    return statement.replace("{schema}", quote_ident(schema))
 
 
 # --- rows ------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from pgcube.auth.repository import AccountsRepository
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session
 from pgcube.management.models import AuthSettings, Database
+from pgcube.management.service import resolve_database
 from pgcube.settings import Settings
 from pgcube.users import rules
 from pgcube.users.mail import code_mail
@@ -54,7 +55,7 @@ from pgcube.users.models import (
     VerifiedToken,
 )
 from pgcube.users.repository import UsersRepository
-from pgcube.users.sessions import database_for, session_is_live
+from pgcube.users.sessions import session_is_live
 from pgcube.users.tokens import DEFAULT_AUDIENCE, IdClaims, VerifiedIdTokens
 
 log = logging.getLogger("pgcube.users")
@@ -111,7 +112,7 @@ class EndUserService:
         """A new user, or — for a taken address — nothing, with the same answer and the same
         work (one hash). With ``verify_email_on_signup`` a code goes to an address that is not
         verified yet, new or not."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         settings = database.auth_settings
         if caller.principal.is_web and not settings.allow_email_signup:
             raise errors.Forbidden(SIGNUP_OFF)
@@ -138,7 +139,7 @@ class EndUserService:
     async def signin_with_password(
         self, session: Session, caller: Caller, *, email: str, password: str, aud: str
     ) -> IssuedSession:
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         canonical = lookup_email(email)
         password = rules.presented_password(password)
         aud = rules.checked_audience(aud)
@@ -171,7 +172,7 @@ class EndUserService:
         self, session: Session, caller: Caller, *, email: str, code: str, field: str, aud: str
     ) -> IssuedSession:
         """A sign-in code proves the address: the user's email is verified by it."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         canonical = lookup_email(email)
         code = rules.checked_code(code, field)
         aud = rules.checked_audience(aud)
@@ -196,7 +197,7 @@ class EndUserService:
         ends. Within the grace (concurrent refreshes by one client) the loser is refused and the
         session lives on. ``id_token``, when sent, may have expired but must be this session's.
         """
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         if not rules.is_refresh_token(refresh_token):
             raise errors.InvalidSessionToken()
         claims = None if id_token is None else self._claims_allowing_expiry(database, id_token)
@@ -229,7 +230,7 @@ class EndUserService:
     ) -> int:
         """End the session of the Bearer (or of ``id_token``), or every session of its user; how
         many ended. The id_tokens of an ended session are refused at once (H4)."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         if id_token is not None:
             claims = self._claims_allowing_expiry(database, id_token)
             if not await session_is_live(session, caller.principal, claims):
@@ -246,7 +247,7 @@ class EndUserService:
         return len(ended)
 
     async def verify_id_token(self, session: Session, caller: Caller, id_token: str) -> VerifiedToken:
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         try:
             claims = self.id_tokens.decode(id_token)
         except errors.AuthenticationFailed:
@@ -259,7 +260,7 @@ class EndUserService:
     # --- the signed-in user --------------------------------------------------------------------
 
     async def get_user(self, session: Session, caller: Caller) -> EndUser:
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         user_key, _ = _signed_in(caller)
         return await _profile(session, database, user_key)
 
@@ -268,7 +269,7 @@ class EndUserService:
     ) -> IssuedSession:
         """Set the profile fields ``changes`` names; the answer carries the session's next
         refresh token (the one the client held is spent, as by ``refresh``)."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         user_key, session_id = _signed_in(caller)
         checked = rules.checked_profile(changes)
         refresh = _new_refresh_token()
@@ -283,7 +284,7 @@ class EndUserService:
         self, session: Session, caller: Caller, *, password: str, new_password: str
     ) -> IssuedSession:
         """The signed-in user's password, proved by the current one; the user's other sessions end."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         user_key, session_id = _signed_in(caller)
         password = rules.presented_password(password)
         new_password = rules.checked_password(new_password, "new_password")
@@ -317,7 +318,7 @@ class EndUserService:
         """A forgotten password, replaced with a ``change_password`` code: every session of the
         user ends, and the answer is a new one. The code is tried (and spent) first, so a wrong
         guess costs no hash."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         canonical = lookup_email(email)
         code = rules.checked_code(code, field)
         new_password = rules.checked_password(new_password, "new_password")
@@ -345,7 +346,7 @@ class EndUserService:
         self, session: Session, caller: Caller, *, new_email: str, code: str, field: str
     ) -> IssuedSession:
         """The signed-in user's address, replaced by one a ``change_email`` code proved."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         user_key, session_id = _signed_in(caller)
         address = checked_email(new_email, "new_email")
         canonical = canonical_email(address)
@@ -374,7 +375,7 @@ class EndUserService:
         """A code for ``intent`` to the user with that address, if there is one that may use it
         and none was sent in the last ``email_resend_interval`` seconds; the caller learns nothing
         either way. A ``change_email`` code goes to the new address of the signed-in user."""
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         if intent is Intent.CHANGE_EMAIL:
             user_key, _ = _signed_in(caller)
             address = checked_email(email)
@@ -399,7 +400,7 @@ class EndUserService:
     async def verify_email(
         self, session: Session, caller: Caller, *, email: str, code: str, field: str
     ) -> None:
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         canonical = lookup_email(email)
         code = rules.checked_code(code, field)
         verified = False
@@ -412,12 +413,12 @@ class EndUserService:
     # --- the project ---------------------------------------------------------------------------
 
     async def settings_of(self, session: Session, caller: Caller) -> AuthSettings:
-        database = await database_for(session, caller.principal, caller.database_id)
+        database = await resolve_database(session, caller.principal, caller.database_id)
         return database.auth_settings
 
     async def unavailable(self, session: Session, caller: Caller, feature: str) -> None:
         """OAuth, ``auth.nonce`` and the ``access_code`` grant: 501 (after the database check)."""
-        await database_for(session, caller.principal, caller.database_id)
+        await resolve_database(session, caller.principal, caller.database_id)
         raise errors.FeatureUnavailable(f"{feature} is not available on this server")
 
     # --- helpers -------------------------------------------------------------------------------

@@ -11,36 +11,13 @@ from __future__ import annotations
 
 import time
 
-from pgcube import errors
 from pgcube.auth.tokens import is_uuid
 from pgcube.control_plane_cache import caches
 from pgcube.db.session import Session
-from pgcube.management import repository as catalog
-from pgcube.management.models import Database
-from pgcube.management.naming import is_database_id
+from pgcube.management.service import resolve_database
 from pgcube.principal import Principal
 from pgcube.users.repository import UserSessionRow, UsersRepository
 from pgcube.users.tokens import IdClaims
-
-
-async def database_for(session: Session, principal: Principal, database_id: str) -> Database:
-    """The principal's database ``database_id``, else ``DatabaseNotFound`` — the same answer for
-    another account's database, a malformed id and one that does not exist (SPEC §2)."""
-    if not is_database_id(database_id) or not principal.can_reach(database_id):
-        raise errors.DatabaseNotFound()
-    cached = caches()
-    database = cached.databases.get(database_id)
-    if database is None:
-        generation = cached.databases.generation
-        conn = await session.connection()
-        database = await catalog.fetch_database(
-            conn, account_id=principal.account_id, database_id=database_id
-        )
-        if database is not None and not session.in_transaction:
-            cached.databases.put(database_id, database, generation)
-    if database is None or database.account_id != principal.account_id:
-        raise errors.DatabaseNotFound()
-    return database
 
 
 async def session_is_live(session: Session, principal: Principal, claims: IdClaims) -> bool:
@@ -50,7 +27,7 @@ async def session_is_live(session: Session, principal: Principal, claims: IdClai
         return False
 
     async def load() -> UserSessionRow | None:
-        database = await database_for(session, principal, claims.pid)
+        database = await resolve_database(session, principal, claims.pid)
         repo = UsersRepository(await session.connection(), database.schema_name)
         return await repo.session_state(claims.sid, database.id)
 

@@ -24,7 +24,7 @@ from tests.integration.management.conftest import create_database, insert_rows
 from tests.integration.test_refusals import valid_requests
 from tests.integration.test_tenancy import api_routes
 from tests.support.accounts import Account, api_key_headers, create_api_key
-from tests.support.end_user_rows import PASSWORD_HASH, add_code, add_end_user, add_session
+from tests.support.end_users import PASSWORD_HASH, add_code, add_end_user, add_session, web_key
 from tests.support.notifications import Notifications
 from tests.support.sync_pg import SyncPg
 
@@ -402,32 +402,21 @@ def test_a_server_key_of_the_database_manages_its_users(
     assert deleted.status_code == 200, deleted.text
 
 
-def create_web_key(client: httpx.Client, account: Account, database_id: str) -> str:
-    response = client.post(
-        "/core/api/v1/keys",
-        json={"name": "browser", "database_id": database_id, "kind": "web"},
-        headers=account.headers,
-    )
-    assert response.status_code == 201, response.text
-    key: str = response.json()["key"]
-    return key
-
-
 def test_a_web_key_is_refused_on_every_management_route(
     client: httpx.Client, account: Account, project: Project, settings: Settings, pg: SyncPg
 ) -> None:
     """Walked from the app's route table: a new management route is refused, or this fails."""
     user_key = add_end_user(project.pg, project.schema)
-    add_session(project.pg, project.schema, user_key)
-    web_key = create_web_key(client, account, project.id)
+    session_id = add_session(project.pg, project.schema, user_key)
+    key = web_key(client, account, project.id)
     assert settings.jwt_secret is not None
     id_token = VerifiedIdTokens(settings.jwt_secret).issue(
-        user_key=user_key, database_id=project.id, session_id=secrets.token_hex(16), aud="web", ttl=600
+        user_key=user_key, database_id=project.id, session_id=session_id, aud="web", ttl=600
     )
     as_web = {
-        "a web key": {"X-API-KEY": web_key},
-        "a web key as Api-Key": api_key_headers(web_key),
-        "a web key with a signed-in user": {"X-API-KEY": web_key, "Authorization": f"Bearer {id_token}"},
+        "a web key": {"X-API-KEY": key},
+        "a web key as Api-Key": api_key_headers(key),
+        "a web key with a signed-in user": {"X-API-KEY": key, "Authorization": f"Bearer {id_token}"},
     }
     requests = valid_requests(project.id, project.name)
     management = api_routes() - DOCUMENT_ROUTES
@@ -459,7 +448,7 @@ def test_a_web_key_is_refused_on_every_management_route(
         ("POST", f"/api/{project.id}", {"json": {"op": "collection.count", "collection": "notes"}}),
         ("GET", "/api/crud", {"params": {"database_id": project.id, "collection_name": "notes"}}),
     ):
-        response = client.request(method, path, headers={"X-API-KEY": web_key}, **kwargs)
+        response = client.request(method, path, headers={"X-API-KEY": key}, **kwargs)
         assert response.json().get("error", {}).get("message") != WEB_KEY_REFUSED, response.text
 
 
