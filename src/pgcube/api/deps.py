@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import Parameter
 
 from pgcube.db import transaction
 from pgcube.db.session import Session
@@ -76,3 +77,5 @@ Conn = NamedDependency[Any]
 """``conn``: the request's connection, inside its transaction (asyncpg ships no types)."""
 Config = NamedDependency[Settings]
 """``settings``."""
+DatabaseId = Annotated[str, Parameter(description="The database's id (24 hex digits)")]
+"""A ``database_id`` query parameter."""

@@ -13,17 +13,15 @@ own types, so that ``"false"`` or ``1`` is a 400 rather than a boolean.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Router, delete, get, patch, put
-from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from pgcube.api.account_only import ACCOUNT_ONLY
+from pgcube.api.deps import Auth, Config, Conn, DatabaseId
 from pgcube.management import end_users
-from pgcube.management.repository import Connection
-from pgcube.principal import Principal
 from pgcube.schemas.end_users import (
     AuthSettingsAnswer,
     AuthSettingsBody,
@@ -37,15 +35,10 @@ from pgcube.schemas.end_users import (
     decode_exactly,
 )
 from pgcube.schemas.management import Pagination
-from pgcube.settings import Settings
 
 TAGS = ["end users"]
 
-Auth = NamedDependency[Principal]
-Conn = NamedDependency[Connection]
-Config = NamedDependency[Settings]
 HttpRequest = Request[Any, Any, Any]
-DatabaseId = Annotated[str, Parameter(description="The database's id (24 hex digits)")]
 
 
 @get(

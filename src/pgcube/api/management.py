@@ -8,21 +8,17 @@ session token or an API key (``principal``).
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Router, get, post, route
-from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import Method, OperationIDCreator
 from litestar.types.internal_types import PathParameterDefinition
 
 from pgcube.api.account_only import ACCOUNT_ONLY
+from pgcube.api.deps import Auth, Config, Conn, DatabaseId
 from pgcube.management import service
-from pgcube.management.repository import Connection
-from pgcube.principal import Principal
 from pgcube.schemas.management import (
     AddCollectionAnswer,
     AddCollectionBody,
@@ -42,14 +38,8 @@ from pgcube.schemas.management import (
     SetAccessAnswer,
     SetAccessBody,
 )
-from pgcube.settings import Settings
 
 TAGS = ["management"]
-
-Auth = NamedDependency[Principal]
-Conn = NamedDependency[Connection]
-Config = NamedDependency[Settings]
-DatabaseId = Annotated[str, Parameter(description="The database's id (24 hex digits)")]
 
 
 def _operation_id(base: str) -> OperationIDCreator:

@@ -17,12 +17,15 @@ import re
 import secrets
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jwt
 import msgspec
 
 from pgcube import errors
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
@@ -58,8 +61,10 @@ def issue_access_token(secret: str, account_id: str, session_id: str | None, ttl
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def decode_access_token(secret: str, token: str) -> AccessClaims:
-    """The claims of a valid access token; ``TokenExpired`` or ``AuthenticationFailed`` otherwise."""
+def verified_claims(key: str | bytes, token: str, required: list[str], **options: bool) -> dict[str, Any]:
+    """A JWT's claims once its signature, algorithm, header and times are checked by the rules
+    of every token pgcube signs (this module's docstring); ``TokenExpired`` or
+    ``AuthenticationFailed`` otherwise. ``options``: PyJWT's, such as ``verify_exp``."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -67,17 +72,23 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
     if header.get("alg") != ALGORITHM or forbidden_header(header):
         raise errors.AuthenticationFailed()
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
-            secret,
+            key,
             algorithms=[ALGORITHM],
             leeway=LEEWAY_SECONDS,
-            options={"require": _REQUIRED_CLAIMS, "verify_iat": True},
+            options=cast("Options", {"require": required, "verify_iat": True, **options}),
         )
     except jwt.ExpiredSignatureError:
         raise errors.TokenExpired() from None
     except jwt.PyJWTError:
         raise errors.AuthenticationFailed() from None
+    return claims
+
+
+def decode_access_token(secret: str, token: str) -> AccessClaims:
+    """The claims of a valid access token; ``TokenExpired`` or ``AuthenticationFailed`` otherwise."""
+    claims = verified_claims(secret, token, _REQUIRED_CLAIMS)
     if claims.get("typ") != ACCESS_TYPE:
         raise errors.AuthenticationFailed()
     iat, exp, sub = claims.get("iat"), claims.get("exp"), claims.get("sub")

@@ -33,6 +33,7 @@ from pgcube.management.naming import in_schema
 from pgcube.management.repository import Connection, auth_settings_of
 from pgcube.principal import Principal
 from pgcube.settings import Settings
+from pgcube.users.models import EndUser as Profile
 
 __all__ = [
     "END_USER_PAYLOAD",
@@ -54,19 +55,10 @@ enabled or deleted (``pgcube.db.notify.CHANNEL``)."""
 SETTING_NAMES = frozenset(AuthSettings.__struct_fields__)
 
 
-class EndUser(msgspec.Struct, frozen=True, kw_only=True):
-    """An end user as the account sees it: never a password hash."""
+class EndUser(Profile, frozen=True, kw_only=True):
+    """An end user as the account sees it: the profile the user sees (never a password hash),
+    and whether and since when the account lets them in."""
 
-    user_key: str
-    email: str
-    email_verified: bool
-    display_name: str | None
-    photo_url: str | None
-    phone_number: str | None
-    metadata: bytes
-    """JSON, as stored."""
-    roles: list[str]
-    auth_types: list[str]
     disabled: bool
     created_at: datetime
     last_signin_at: datetime | None
@@ -122,8 +114,8 @@ def _end_user(row: Any) -> EndUser:
         photo_url=row["photo_url"],
         phone_number=row["phone_number"],
         metadata=row["metadata"],
-        roles=list(row["roles"]),
-        auth_types=list(row["auth_types"]),
+        roles=tuple(row["roles"]),
+        auth_types=tuple(row["auth_types"]),
         disabled=row["disabled"],
         created_at=row["created_at"],
         last_signin_at=row["last_signin_at"],
