@@ -336,6 +336,13 @@ def promised(route: tuple[str, str], request: Request) -> Iterator[Variant]:
         )
         yield with_body("the same collection twice", collections=[{"name": "fresh"}, {"name": "fresh"}])
         yield with_body(
+            "an unknown access rule", collections=[{"name": "fresh", "access": {"read": "everyone"}}]
+        )
+        yield with_body(
+            "an unknown key in the access rules",
+            collections=[{"name": "fresh", "access": {"read": "all", "delete": "all"}}],
+        )
+        yield with_body(
             "an index on an object field",
             collections=[{"name": "fresh", "fields": [{"name": "o", "type": "object", "index": True}]}],
         )

@@ -296,3 +296,32 @@ def test_an_owner_rule_has_an_index_that_keeps_a_find_to_the_users_rows(app_db: 
     )
     assert response.status_code == 200, response.text
     assert pg.fetchval("SELECT to_regclass($1)", f'"{schema}"."notes$owner"') is None
+
+
+def test_every_insert_path_stamps_the_signed_in_user(app_db: Db, pg: SyncPg) -> None:
+    """DDO insert (above), upsert's insert, ``/api/crud`` POST and import (above) by a web key."""
+    key = web_key(app_db.client, app_db.account, app_db.id)
+    alice = signed_in(pg, app_db.id)
+    upserted = call(
+        app_db,
+        alice.headers(key),
+        {
+            "op": "collection.upsert",
+            "collection": "notes",
+            "match": {"t": "new"},
+            "update": {"$set": {"n": 1}},
+        },
+    )
+    assert upserted.status_code == 200, upserted.text
+    posted = app_db.client.post(
+        "/api/crud",
+        json={"database_id": app_db.id, "collection_name": "notes", "data": {"t": "posted", "_userkey": "x"}},
+        headers=alice.headers(key),
+    )
+    assert posted.status_code == 201, posted.text
+    schema = schema_of(pg, app_db.id)
+    rows = {
+        row["t"]: row["_userkey"]
+        for row in pg.fetch(f"""SELECT data->>'t' AS t, _userkey FROM "{schema}".notes""")
+    }
+    assert rows == {"new": alice.user_key, "posted": alice.user_key}
