@@ -40,6 +40,11 @@ class ValidationError(PgcubeError):
     default_message = "The request is not valid"
 
 
+def missing_field(field: str) -> ValidationError:
+    """The one wording of a required field that was not sent (or was empty)."""
+    return ValidationError(f"Missing required field: {field}", details={"field": field})
+
+
 class InvalidQuery(PgcubeError):
     status = 400
     code = "INVALID_QUERY"

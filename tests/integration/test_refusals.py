@@ -41,6 +41,7 @@ from tests.integration.test_tenancy import (
     requests_for,
 )
 from tests.support.accounts import Account, create_api_key
+from tests.support.end_users import add_end_user as add_end_user_row
 from tests.support.sync_pg import SyncPg
 
 DDO_ROUTE = ("POST", "/api/{database_id:str}")
@@ -479,12 +480,7 @@ def takes_no_account(key: str) -> bool:
 def add_walker(pg: SyncPg, db_id: str) -> None:
     """The end user the walk's ``auth.*`` bodies name."""
     schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db_id)
-    pg.execute(
-        f'INSERT INTO "{schema}"._users (_userkey, email, email_canonical, password_hash) '
-        "VALUES (md5(random()::text), $1, lower($1), $2)",
-        WALKER,
-        password_hash(),
-    )
+    add_end_user_row(pg, schema, email=WALKER, metadata=b"{}", password_hash=password_hash())
 
 
 EXPECTED_REFUSALS = {

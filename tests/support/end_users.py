@@ -57,19 +57,22 @@ def add_end_user(
     created_at: datetime | None = None,
     user_key: str | None = None,
     metadata: bytes = b'{"plan": "free"}',
+    password_hash: str | None = PASSWORD_HASH,
+    email_verified: bool = False,
 ) -> str:
     """A new row of ``<schema>._users``; its ``_userkey``."""
     user_key = user_key or secrets.token_hex(16)
     email = email or f"end-{secrets.token_hex(4)}@example.com"
     pg.execute(
         f'INSERT INTO "{schema}"._users (_userkey, email, email_canonical, password_hash, display_name,'
-        " metadata, created_at) VALUES ($1, $2, lower($2), $3, $4, $5, coalesce($6, now()))",
+        " metadata, created_at, email_verified) VALUES ($1, $2, lower($2), $3, $4, $5, coalesce($6, now()), $7)",
         user_key,
         email,
-        PASSWORD_HASH,
+        password_hash,
         display_name,
         metadata,
         created_at,
+        email_verified,
     )
     return user_key
 

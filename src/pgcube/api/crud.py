@@ -100,7 +100,7 @@ async def insert(
         )
     documents = data.data if data.data is not None else data.documents
     if documents is None:
-        raise errors.ValidationError("Missing required field: data", details={"field": "data"})
+        raise errors.missing_field("data")
     command = commands.Insert(
         collection=data.collection_name, documents=documents if isinstance(documents, list) else [documents]
     )

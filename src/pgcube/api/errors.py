@@ -80,7 +80,7 @@ def _from_validation(exc: ValidationException) -> errors.PgcubeError:
     missing = _MISSING_FIELD.search(message)
     if missing:
         field = missing.group("field")
-        return errors.ValidationError(f"Missing required field: {field}", details={"field": field})
+        return errors.missing_field(field)
     unknown = _UNKNOWN_FIELD.search(message)
     if unknown:
         field = unknown.group("field")

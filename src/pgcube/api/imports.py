@@ -29,7 +29,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
 from pgcube import errors
 from pgcube.api.deps import Auth, Config, Db
-from pgcube.api.multipart import Form, FormShape, UploadLimits, missing, read_form
+from pgcube.api.multipart import Form, FormShape, UploadLimits, read_form
 from pgcube.api.ratelimit import charge_streamed_documents
 from pgcube.api.responses import json_response
 from pgcube.data.imports import (
@@ -89,7 +89,7 @@ def import_request(form: Form) -> ImportRequest:
     fields = form.fields
     database_id = fields.get("database_id")
     if not database_id:
-        raise missing("database_id")
+        raise errors.missing_field("database_id")
     name = fields.get("collection_name")
     if not name:
         if not form.filename:

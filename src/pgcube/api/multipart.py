@@ -105,11 +105,7 @@ async def read_form(request: Request[Any, Any, Any], shape: FormShape, limits: U
                 raise errors.ValidationError(
                     f"{name} is longer than {MAX_TEXT_FIELD_BYTES} bytes", details={"field": name}
                 )
-    raise missing(shape.file_field)
-
-
-def missing(name: str) -> errors.ValidationError:
-    return errors.ValidationError(f"Missing required field: {name}", details={"field": name})
+    raise errors.missing_field(shape.file_field)
 
 
 async def body(request: Request[Any, Any, Any], limits: UploadLimits, *, field: str) -> AsyncIterator[bytes]:

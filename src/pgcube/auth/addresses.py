@@ -23,7 +23,7 @@ def checked_email(address: str, field: str = "email") -> str:
     """A new address, trimmed; a 400 naming ``field`` when it is missing or not an address."""
     trimmed = address.strip()
     if not trimmed:
-        raise errors.ValidationError(f"Missing required field: {field}", details={"field": field})
+        raise errors.missing_field(field)
     if len(trimmed) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(trimmed):
         raise errors.ValidationError("The email address is not valid", details={"field": field})
     return trimmed
@@ -33,7 +33,7 @@ def lookup_email(address: str, field: str = "email") -> str:
     """The canonical form of an email used to look someone up; only its length is checked."""
     canonical = canonical_email(address)
     if not canonical:
-        raise errors.ValidationError(f"Missing required field: {field}", details={"field": field})
+        raise errors.missing_field(field)
     if len(canonical) > MAX_EMAIL_LENGTH or "\x00" in canonical:
         raise errors.ValidationError("The email address is not valid", details={"field": field})
     return canonical

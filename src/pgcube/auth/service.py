@@ -403,7 +403,7 @@ class AccountService:
         reaches one database, under its access rules (SPEC §11.1)."""
         name = checked_name(name, "name")
         if not name:
-            raise errors.ValidationError("Missing required field: name", details={"field": "name"})
+            raise errors.missing_field("name")
         if kind == "web" and database_id is None:
             raise errors.ValidationError(
                 "A web key belongs to one database: send its database_id", details={"field": "database_id"}

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from pgcube.errors import ValidationError
+from pgcube.errors import ValidationError, missing_field
 from pgcube.management.models import AuthSettings
 from pgcube.ops.registry import Answer, Body, Context, Op, PrincipalKind, Tx
 from pgcube.users.models import Caller, EndUser, Intent, IssuedSession, NextAction, TokenInfo, VerifiedToken
@@ -34,13 +34,9 @@ UNAVAILABLE_GRANTS = frozenset({"oauth", "access_code", "authorization_code"})
 GRANTS = ("password", "otp", "refresh_token")
 
 
-def _missing(field: str) -> ValidationError:
-    return ValidationError(f"Missing required field: {field}", details={"field": field})
-
-
 def _required(value: str | None, field: str) -> str:
     if not value:
-        raise _missing(field)
+        raise missing_field(field)
     return value
 
 
@@ -52,7 +48,7 @@ def _code(otp: str | None, code: str | None) -> tuple[str, str]:
         return otp, "otp"
     if code is not None:
         return code, "code"
-    raise _missing("otp")
+    raise missing_field("otp")
 
 
 def _only(body: Body, allowed: set[str], what: str) -> None:

@@ -18,7 +18,7 @@ from pgcube.data import commands
 from pgcube.data.documents import raw_documents
 from pgcube.data.pagination import ddo_pagination
 from pgcube.data.service import Inserted, Page, Removed, Updated
-from pgcube.errors import ValidationError
+from pgcube.errors import ValidationError, missing_field
 from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
 from pgcube.query import DDO_POINTERS, Pointers
 
@@ -30,7 +30,7 @@ CRITERIA_ALIASES = ("filter", "filters", "matches")
 
 def _required(value: Any, name: str) -> Any:
     if value is None or value == "":
-        raise ValidationError(f"Missing required field: {name}", details={"field": name})
+        raise missing_field(name)
     return value
 
 

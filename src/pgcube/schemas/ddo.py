@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from pgcube.errors import InvalidJson, ValidationError
+from pgcube.errors import InvalidJson, ValidationError, missing_field
 from pgcube.ops.registry import Body, Op, Registry
 
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
@@ -36,7 +36,7 @@ def decode_ddo(raw: bytes, registry: Registry) -> tuple[Op[Any, Any], Body]:
         raise InvalidJson("The request body is missing: send a JSON object")
     head = _decode(raw, _Head, "the request")
     if head.op is None and head.action is None:
-        raise ValidationError("Missing required field: op", details={"field": "op"})
+        raise missing_field("op")
     op, body_type = registry.resolve(head.op if head.op is not None else str(head.action))
     if head.op is not None and head.action is not None and registry.resolve(head.action)[0] is not op:
         raise ValidationError(
@@ -65,7 +65,7 @@ def _validation_error(message: str, name: str) -> ValidationError:
     missing = _MISSING_FIELD.search(message)
     if missing:
         field = missing.group("field")
-        return ValidationError(f"Missing required field: {field}", details={"field": field})
+        return missing_field(field)
     path = _PATH.search(message)
     if path is None and message.startswith("Expected `object`"):
         return ValidationError("The request body must be a JSON object")

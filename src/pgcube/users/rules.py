@@ -57,7 +57,7 @@ def presented_password(password: str, field: str = "password") -> str:
     """A password to check against a stored hash: only its size is judged (a password set under
     other rules must still work); one far too long is refused before any hashing."""
     if not password:
-        raise errors.ValidationError(f"Missing required field: {field}", details={"field": field})
+        raise errors.missing_field(field)
     if len(password) > 4 * MAX_PASSWORD_CHARS:
         raise errors.ValidationError(
             f"{field} must be at most {MAX_PASSWORD_CHARS} characters", details={"field": field}

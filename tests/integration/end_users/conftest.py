@@ -12,7 +12,6 @@ import json
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +21,26 @@ import pytest
 from argon2 import PasswordHasher
 
 from tests.support.accounts import Account, create_api_key
+from tests.support.end_users import add_end_user
 from tests.support.sync_pg import SyncPg
 
 PASSWORD = "a long and quiet passphrase"
 _CODE = re.compile(r"is:\n\n  (?P<code>[0-9]{6})\n")
 _HASH: list[str] = []
+
+
+PROFILE_KEYS = {
+    "_userkey",
+    "email",
+    "email_verified",
+    "display_name",
+    "photo_url",
+    "phone_number",
+    "metadata",
+    "roles",
+    "auth_types",
+}
+"""The keys of ``user_profile`` (SPEC §11.2)."""
 
 
 def password_hash() -> str:
@@ -121,13 +135,13 @@ class Project:
     def make_user(self, email: str | None = None, *, verified: bool = True, password: bool = True) -> str:
         """A user as a sign-up leaves one (password ``PASSWORD``), written with SQL; its email."""
         email = email or unique_email()
-        self.pg.execute(
-            f'INSERT INTO "{self.schema}"._users (_userkey, email, email_canonical, password_hash, email_verified) '
-            "VALUES ($1, $2, lower($2), $3, $4)",
-            uuid.uuid4().hex,
-            email,
-            password_hash() if password else None,
-            verified,
+        add_end_user(
+            self.pg,
+            self.schema,
+            email=email,
+            metadata=b"{}",
+            password_hash=password_hash() if password else None,
+            email_verified=verified,
         )
         return email
 

@@ -10,20 +10,8 @@ from typing import Any
 import pytest
 
 from pgcube.users.tokens import decode_id_token, signing_key
-from tests.integration.end_users.conftest import PASSWORD, Project, unique_email
+from tests.integration.end_users.conftest import PASSWORD, PROFILE_KEYS, Project, unique_email
 from tests.support.live import TEST_JWT_SECRET
-
-PROFILE_KEYS = {
-    "_userkey",
-    "email",
-    "email_verified",
-    "display_name",
-    "photo_url",
-    "phone_number",
-    "metadata",
-    "roles",
-    "auth_types",
-}
 
 
 def assert_session_answer(data: dict[str, Any], project: Project, email: str, aud: str = "web") -> None:

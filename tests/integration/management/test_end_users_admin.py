@@ -20,6 +20,7 @@ from pgcube.db.notify import CHANNEL
 from pgcube.schemas.management import iso_utc
 from pgcube.settings import Settings
 from pgcube.users.tokens import VerifiedIdTokens
+from tests.integration.end_users.conftest import PROFILE_KEYS
 from tests.integration.management.conftest import create_database, insert_rows
 from tests.integration.test_refusals import valid_requests
 from tests.integration.test_tenancy import api_routes
@@ -29,20 +30,7 @@ from tests.support.notifications import Notifications
 from tests.support.sync_pg import SyncPg
 
 ROUTE = "/api/end_users"
-USER_FIELDS = {
-    "_userkey",
-    "email",
-    "email_verified",
-    "display_name",
-    "photo_url",
-    "phone_number",
-    "metadata",
-    "roles",
-    "auth_types",
-    "disabled",
-    "created_at",
-    "last_signin_at",
-}
+USER_FIELDS = PROFILE_KEYS | {"disabled", "created_at", "last_signin_at"}
 DOCUMENT_ROUTES = {
     ("POST", "/api/crud"),
     ("GET", "/api/crud"),
