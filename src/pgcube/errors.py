@@ -45,6 +45,18 @@ def missing_field(field: str) -> ValidationError:
     return ValidationError(f"Missing required field: {field}", details={"field": field})
 
 
+class InvalidFileType(PgcubeError):
+    status = 400
+    code = "INVALID_FILE_TYPE"
+    default_message = "This service does not take files of this type"
+
+
+class UploadExpired(PgcubeError):
+    status = 400
+    code = "UPLOAD_EXPIRED"
+    default_message = "The upload's time is up: ask for a new one"
+
+
 class InvalidQuery(PgcubeError):
     status = 400
     code = "INVALID_QUERY"
@@ -121,6 +133,11 @@ class QuotaExceeded(PgcubeError):
     default_message = "Quota exceeded"
 
 
+class StorageQuotaExceeded(QuotaExceeded):
+    code = "STORAGE_QUOTA_EXCEEDED"
+    default_message = "The database's storage quota is used up"
+
+
 # --- 404 / 405 ---------------------------------------------------------------------
 class NotFound(PgcubeError):
     status = 404
@@ -141,6 +158,11 @@ class CollectionNotFound(NotFound):
 class DocumentNotFound(NotFound):
     code = "DOCUMENT_NOT_FOUND"
     default_message = "Document not found"
+
+
+class FileNotFound(NotFound):
+    code = "FILE_NOT_FOUND"
+    default_message = "File not found"
 
 
 class UnknownOp(NotFound):
@@ -171,6 +193,11 @@ class PayloadTooLarge(PgcubeError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
     default_message = "The request body is too large"
+
+
+class FileTooLarge(PayloadTooLarge):
+    code = "FILE_TOO_LARGE"
+    default_message = "The file is larger than this service takes"
 
 
 class IdempotencyMismatch(PgcubeError):

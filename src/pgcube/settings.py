@@ -122,6 +122,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     rate_limit_window: int = 60
     """Seconds; windows are aligned on the Unix epoch. A limit of 0 turns that limit off."""
 
+    # --- files (SPEC §12) -----------------------------------------------------------
+    storage_url: str = ""
+    """Where file bytes live: empty for ``<data_dir>/files``, or ``s3://bucket/prefix`` (ADR 0021)."""
+    s3_endpoint: str = ""
+    """The S3-compatible store's URL (empty: AWS S3 of ``s3_region``)."""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    max_file_bytes: int = 50 * 1024 * 1024
+    """Largest file (413 FILE_TOO_LARGE past it)."""
+    file_types: str = ""
+    """Allowed content types, comma-separated, ``type/*`` for a whole type (``image/*,application/pdf``);
+    empty: any (400 INVALID_FILE_TYPE otherwise)."""
+    quota_storage_bytes: int = 10 * 1024 * 1024 * 1024
+    """File bytes per database, pending uploads counted at their announced size
+    (403 STORAGE_QUOTA_EXCEEDED past it)."""
+    upload_ttl: int = 15 * 60
+    """Seconds a presigned upload (``file.presign_upload``) may be used."""
+    pending_upload_retention: int = 24 * 3600
+    """Seconds before an upload never finished (``pending``) is removed, bytes and all."""
+
     # --- data lifecycle ------------------------------------------------------------
     trash_retention: int = 24 * 3600
     idempotency_retention: int = 24 * 3600
@@ -135,6 +156,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def files_path(self) -> Path:
+        """Where the local store keeps file bytes (``storage_url`` unset)."""
+        return self.data_path / "files"
 
     @property
     def base_url(self) -> str:

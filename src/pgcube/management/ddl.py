@@ -92,6 +92,7 @@ def create_schema(schema: str, *, database_name: str, database_id: str, owner: s
         f"COMMENT ON SCHEMA {quote_ident(schema)} IS {quote_literal(comment)}",
         *create_trash(schema, database_name=database_name),
         f"SELECT pgcube.setup_end_users({quote_literal(schema)})",
+        f"SELECT pgcube.setup_files({quote_literal(schema)})",
     ]
 
 

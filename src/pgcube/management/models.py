@@ -68,6 +68,8 @@ class Access(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 LOCKED = Access()
 """The default: locked until opened (SPEC §11.4)."""
+FILES_DEFAULT_ACCESS = Access(read=AccessRule.OWNER, write=AccessRule.OWNER)
+"""A database's files start as their uploaders' own (SPEC §12)."""
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -94,6 +96,8 @@ class Database(msgspec.Struct, frozen=True, kw_only=True):
     schema_name: str
     created_at: datetime
     auth_settings: AuthSettings = AuthSettings()
+    files_access: Access = FILES_DEFAULT_ACCESS
+    """Who may reach the database's files (``_files``, SPEC §12; default ``owner``/``owner``)."""
 
     @property
     def sql_schema(self) -> str:

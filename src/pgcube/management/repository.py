@@ -41,7 +41,13 @@ def _database(row: asyncpg.Record) -> Database:
         schema_name=row["schema_name"],
         created_at=row["created_at"],
         auth_settings=auth_settings_of(row["auth_settings"]),
+        files_access=files_access_of(row),
     )
+
+
+def files_access_of(row: asyncpg.Record) -> Access:
+    """The access rules of a database's files (``databases.files_access_read``/``_write``)."""
+    return Access(read=AccessRule(row["files_access_read"]), write=AccessRule(row["files_access_write"]))
 
 
 def auth_settings_of(stored: bytes) -> AuthSettings:
@@ -149,6 +155,7 @@ async def fetch_catalog_entry(conn: Connection, database_id: str, name: str) -> 
         schema_name=row["schema_name"],
         created_at=row["database_created_at"],
         auth_settings=auth_settings_of(row["auth_settings"]),
+        files_access=files_access_of(row),
     )
     return CatalogEntry(database, _collection(database, row))
 

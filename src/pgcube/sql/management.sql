@@ -15,7 +15,8 @@ SELECT count(*) FROM pgcube.databases WHERE account_id = $1::uuid;
 INSERT INTO pgcube.databases (id, account_id, name, schema_name)
 VALUES ($1, $2::uuid, $3, $4)
 ON CONFLICT DO NOTHING
-RETURNING id, account_id::text AS account_id, name, schema_name, created_at, auth_settings;
+RETURNING id, account_id::text AS account_id, name, schema_name, created_at, auth_settings,
+    files_access_read, files_access_write;
 
 -- name: database_name_taken
 SELECT EXISTS (
@@ -27,13 +28,15 @@ SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
     OR EXISTS (SELECT 1 FROM pgcube.databases WHERE schema_name = $1);
 
 -- name: fetch_database
-SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings
+SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings,
+    files_access_read, files_access_write
 FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid;
 
 -- name: lock_database
 -- fetch_database, its row locked until the transaction ends: DDL inside one database is
 -- serialised, and waits for a concurrent drop (then the row is gone).
-SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings
+SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings,
+    files_access_read, files_access_write
 FROM pgcube.databases WHERE id = $1 AND account_id = $2::uuid FOR NO KEY UPDATE;
 
 -- name: count_listed_databases
@@ -44,6 +47,7 @@ WHERE account_id = $1::uuid
 
 -- name: list_databases
 SELECT id, account_id::text AS account_id, name, schema_name, created_at, auth_settings,
+    files_access_read, files_access_write,
     (SELECT count(*) FROM pgcube.collections c WHERE c.database_id = d.id) AS num_collections
 FROM pgcube.databases d
 WHERE account_id = $1::uuid
@@ -60,7 +64,8 @@ DELETE FROM pgcube.databases WHERE id = $1;
 -- one row per collection (one row with a null name when there is none), its declared fields
 -- as four parallel arrays.
 SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
-       d.created_at AS database_created_at, d.auth_settings, c.name, c.strict, c.created_at,
+       d.created_at AS database_created_at, d.auth_settings,
+       d.files_access_read, d.files_access_write, c.name, c.strict, c.created_at,
        c.access_read, c.access_write,
        coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
        coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,

@@ -1,0 +1,9 @@
+"""Where file bytes live: one object store, on the local disk or S3-compatible (SPEC §12, ADR 0021).
+
+``FileStore`` speaks to both through obstore with one API; only presigning
+differs (``presign``). Nothing here knows databases, principals or HTTP.
+"""
+
+from pgcube.storage.store import FileStore, ObjectInfo, Written, open_store
+
+__all__ = ["FileStore", "ObjectInfo", "Written", "open_store"]
