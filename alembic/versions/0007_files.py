@@ -5,6 +5,8 @@
   without its ``url``), its GIN index for ``file.list``, a check on
   ``data->>'status'``, and row-level security for ``pgcube_web`` under the
   rules ``owner``/``owner`` (``pgcube.apply_access``).
+* ``pgcube.storage_used(schema)`` — the bytes of a database's files for its quota,
+  callable by ``pgcube_web`` (whose own view of ``_files`` is its rules').
 * ``databases.files_access_read`` / ``files_access_write`` — the database's file
   rules (§11.4; default ``owner``), changed with ``POST /api/set_access`` and the
   collection name ``_files``.
@@ -60,6 +62,21 @@ $$;
 COMMENT ON FUNCTION pgcube.setup_files(text) IS
     'pgcube: a database''s _files table (file metadata), under the access rules owner/owner';
 
+CREATE FUNCTION pgcube.storage_used(schema_name text) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    used bigint;
+BEGIN
+    EXECUTE format($q$SELECT coalesce(sum((data->>'filesize')::bigint), 0)::bigint FROM %I._files
+                      WHERE data->>'status' <> 'failed'$q$, schema_name) INTO used;
+    RETURN used;
+END
+$$;
+COMMENT ON FUNCTION pgcube.storage_used(text) IS
+    'pgcube: the bytes of a database''s files, pending ones at their announced size (the storage quota)';
+REVOKE EXECUTE ON FUNCTION pgcube.storage_used(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgcube.storage_used(text) TO pgcube_web;
+
 DO $existing$
 DECLARE
     database record;
@@ -86,6 +103,7 @@ BEGIN
     END LOOP;
 END
 $existing$;
+DROP FUNCTION pgcube.storage_used(text);
 DROP FUNCTION pgcube.setup_files(text);
 ALTER TABLE pgcube.databases DROP COLUMN files_access_read, DROP COLUMN files_access_write;
 """

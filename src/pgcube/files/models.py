@@ -1,7 +1,8 @@
 """The file object of SPEC §12, and the rules on a file's name, type and size.
 
 A row of ``_files`` holds the object without its ``url`` (signed per answer:
-it expires); ``answer`` builds what a client sees. ``filesize`` is a string, as
+it expires); ``answer`` builds what a client sees. ``filesize`` is stored as a
+number (``file.list`` compares sizes as numbers) and answered as a string, as
 the seed's source shows. Older clients read ``filetype`` and ``info``: each
 answer carries both names of those two fields.
 """
@@ -19,7 +20,10 @@ from typing import Any, Final
 
 import msgspec
 
+from pgcube.data.service import Target, compiler_view
 from pgcube.errors import InvalidFileType, ValidationError
+from pgcube.management.models import Collection, Database, FieldSpec, FieldType
+from pgcube.principal import Principal
 
 MAX_FILENAME_CHARS: Final = 255
 MAX_FOLDER_CHARS: Final = 200
@@ -98,7 +102,7 @@ class StoredFile(msgspec.Struct, frozen=True, kw_only=True):
             "_key": self.key,
             "url": url,
             "filename": data["filename"],
-            "filesize": data.get("filesize") or "0",
+            "filesize": str(data.get("filesize") or 0),
             "fileclass": data.get("fileclass"),
             "filetype": data.get("fileclass"),
             "content_type": data.get("content_type"),
@@ -203,3 +207,28 @@ def object_key(database_id: str, file_key: str, folder: str | None) -> str:
     """Where the bytes live in the store: ``<database id>/[<folder>/]<_key>`` — never a client's
     file name, so no name can reach outside the database's own prefix."""
     return "/".join(part for part in (database_id, folder, file_key) if part)
+
+
+FILES_TABLE: Final = "_files"
+FILE_FIELDS: Final = (
+    FieldSpec(name="filename", type=FieldType.STRING),
+    FieldSpec(name="filesize", type=FieldType.INTEGER),
+    FieldSpec(name="content_type", type=FieldType.STRING),
+    FieldSpec(name="fileclass", type=FieldType.STRING),
+    FieldSpec(name="status", type=FieldType.STRING),
+    FieldSpec(name="acl", type=FieldType.STRING),
+)
+"""The file object's fields as ``file.list`` compares and sorts them (sizes as numbers)."""
+
+
+def files_target(database: Database, principal: Principal) -> Target:
+    """A database's ``_files`` as the compiler and the runner see a collection, under the
+    database's file access rules."""
+    collection = Collection(
+        database_id=database.id,
+        schema_name=database.schema_name,
+        name=FILES_TABLE,
+        fields=FILE_FIELDS,
+        access=database.files_access,
+    )
+    return Target(collection, compiler_view(collection), principal.account_id)

@@ -27,6 +27,7 @@ import msgspec
 from pgcube.data.service import DocumentService, Target
 from pgcube.db.session import Session
 from pgcube.errors import UnknownOp
+from pgcube.files.service import Deferred, FileRuntime, FileService
 from pgcube.principal import Principal
 from pgcube.settings import Settings
 from pgcube.users.service import EndUserService
@@ -51,6 +52,8 @@ class CollectionUse(enum.StrEnum):
     """The body's ``collection`` must exist (404 ``COLLECTION_NOT_FOUND``)."""
     CREATES = "creates"
     """The body's ``collection`` is created on first use."""
+    FILES = "files"
+    """The database's ``_files`` (the ``file.*`` ops), under the database's file access rules."""
 
 
 class PrincipalKind(enum.StrEnum):
@@ -110,10 +113,20 @@ class Context:
     """The process's end-user service (the ``auth.*`` ops); the DDO endpoint passes it."""
     client_address: str = "unknown"
     """The client's address as the edge sees it: guesses are counted per address too."""
+    file_runtime: FileRuntime | None = None
+    """The process's store and signer (the ``file.*`` ops); the DDO endpoint passes it."""
+    deferred: Deferred = field(default_factory=list)
+    """Work for after the op's statements have committed (``execute`` runs it): the bytes of
+    removed files."""
 
     @cached_property
     def documents(self) -> DocumentService:
         return DocumentService(self.session, self.settings, sets_userkey=not self.principal.is_web)
+
+    @cached_property
+    def files(self) -> FileService:
+        assert self.file_runtime is not None, "the endpoint passes no file runtime"  # wiring, not input
+        return FileService(self.session, self.file_runtime, self.collection, self.deferred)
 
     @property
     def users(self) -> EndUserService:

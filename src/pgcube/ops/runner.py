@@ -17,7 +17,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pgcube.errors import CollectionNotFound, Forbidden
+from pgcube.files.models import files_target
 from pgcube.management.access import admit, rule_for
+from pgcube.management.service import resolve_database
 from pgcube.ops.registry import CollectionUse, Context, Op, Tx, kind_of
 
 R = TypeVar("R")
@@ -31,7 +33,10 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
         raise Forbidden(f"{op.name} does not accept this credential")
 
     async def run() -> R:
-        if op.collection is not CollectionUse.NONE:
+        if op.collection is CollectionUse.FILES:
+            database = await resolve_database(ctx.session, ctx.principal, ctx.database_id)
+            ctx.target = files_target(database, ctx.principal)
+        elif op.collection is not CollectionUse.NONE:
             try:
                 ctx.target = await ctx.documents.target(ctx.principal, ctx.database_id, command.collection)
             except CollectionNotFound:
@@ -39,10 +44,10 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
                 if op.collection is not CollectionUse.CREATES or ctx.principal.is_web:
                     raise
                 return await create_then_run()
-            if ctx.principal.is_web:
-                admit(rule_for(ctx.collection.collection.access, write=op.tx is not Tx.READ), ctx.principal)
-                async with ctx.session.acting_as(ctx.principal.user_key):
-                    return await op.handler(ctx, command)
+        if ctx.target is not None and ctx.principal.is_web:
+            admit(rule_for(ctx.collection.collection.access, write=op.tx is not Tx.READ), ctx.principal)
+            async with ctx.session.acting_as(ctx.principal.user_key):
+                return await op.handler(ctx, command)
         return await op.handler(ctx, command)
 
     async def create_then_run() -> R:
@@ -56,4 +61,7 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
 
     if op.tx is Tx.READ:
         return await ctx.session.retry_on_loss(run)
-    return await run()
+    result = await run()
+    for work in ctx.deferred:  # after the commit: the statements that made it due are durable
+        await work()
+    return result

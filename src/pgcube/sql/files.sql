@@ -19,7 +19,7 @@ SELECT _key, _userkey, _created_at, _modified_at, data FROM {schema}._files WHER
 -- name: finish_upload
 -- A pending file whose bytes arrived: $2 its size (bytes), $3 their sha256 (hex).
 UPDATE {schema}._files
-SET data = data || jsonb_build_object('status', 'ready', 'filesize', $2::bigint::text, 'sha256', $3::text),
+SET data = data || jsonb_build_object('status', 'ready', 'filesize', $2::bigint, 'sha256', $3::text),
     _modified_at = now()
 WHERE _key = $1 AND data->>'status' = 'pending'
 RETURNING _key, _userkey, _created_at, _modified_at, data;
@@ -45,9 +45,9 @@ DELETE FROM {schema}._files WHERE _key = ANY($1::text[])
 RETURNING data->>'object_key' AS object_key;
 
 -- name: storage_used
--- The bytes the database's files take or have announced (pending uploads count at their size).
-SELECT coalesce(sum((data->>'filesize')::bigint), 0)::bigint FROM {schema}._files
-WHERE data->>'status' <> 'failed';
+-- The bytes the database's files take or have announced (pending uploads count at their size),
+-- all of them whoever asks (migration 0007's SECURITY DEFINER function; $1: the schema).
+SELECT pgcube.storage_used($1);
 
 -- name: remove_stale_uploads
 -- Files that never became ready and are older than $1 seconds, removed; their object keys.
