@@ -36,6 +36,7 @@ from pgcube.db import migrations
 from pgcube.db.checks import warn_if_not_durable
 from pgcube.db.database import resolve_database
 from pgcube.db.pool import create_pool
+from pgcube.files.service import open_file_runtime
 from pgcube.ops import REGISTRY
 from pgcube.settings import Settings
 
@@ -99,6 +100,7 @@ def lifespan_for(settings: Settings) -> Any:
             if settings.migrate_on_start:
                 await anyio.to_thread.run_sync(migrations.upgrade, database.url)
             app.state.pool = await create_pool(settings, database.url)
+            app.state.files = await anyio.to_thread.run_sync(open_file_runtime, settings)
             await warn_if_not_durable(app.state.pool)
             # Caches of keys and the catalog are used only while this listener hears PostgreSQL.
             listener = await start_invalidation(database.url)

@@ -21,6 +21,7 @@ from pgcube.api.idempotency import idempotent
 from pgcube.api.ratelimit import client_address, provide_limited_principal
 from pgcube.api.responses import ddo_response
 from pgcube.auth.guards import accounts_of
+from pgcube.files.service import files_of
 from pgcube.ops import REGISTRY, Context, execute
 from pgcube.schemas.ddo import decode_ddo
 
@@ -51,6 +52,7 @@ async def ddo(
             database_id,
             end_users=accounts_of(state).end_users,
             client_address=client_address(request.scope),
+            file_runtime=files_of(state),
         )
         command = body.command()
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from pgcube.auth.signing_key import resolve_jwt_secret
 from pgcube.data import commands
 from pgcube.data.service import DocumentService, Page, Target
 from pgcube.db.session import Session
@@ -40,7 +41,7 @@ from pgcube.files.models import (
 )
 from pgcube.files.urls import UPLOAD_PATH, FileSigner, UploadGrant, download_path
 from pgcube.settings import Settings
-from pgcube.storage import FileStore
+from pgcube.storage import FileStore, open_store
 from pgcube.storage.disposition import content_disposition
 
 DEFAULT_SIGNED_TTL = 3600
@@ -77,6 +78,18 @@ class FileRuntime:
 
     def answer(self, database_id: str, file: StoredFile, ttl: int = DEFAULT_SIGNED_TTL) -> dict[str, Any]:
         return file.answer(self.url(database_id, file, ttl))
+
+
+def open_file_runtime(settings: Settings) -> FileRuntime:
+    """The store the settings name and a signer keyed by the service secret (blocking: it may
+    read the development secret and build the S3 signer)."""
+    return FileRuntime(settings, open_store(settings), FileSigner(resolve_jwt_secret(settings)))
+
+
+def files_of(state: Any) -> FileRuntime:
+    """The process's file runtime, kept in the app's state at startup."""
+    runtime: FileRuntime = state.files
+    return runtime
 
 
 @dataclass(frozen=True, kw_only=True)

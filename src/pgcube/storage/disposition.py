@@ -15,4 +15,4 @@ def content_disposition(filename: str, *, attachment: bool) -> str:
     fallback = "".join(char if char.isprintable() and char not in '"\\;' else "_" for char in ascii_name)
     fallback = fallback.strip() or "download"
     encoded = quote(filename, safe="")
-    return f'{kind}; filename="{fallback[:150]}"; filename*=UTF-8\'\'{encoded}'
+    return f"{kind}; filename=\"{fallback[:150]}\"; filename*=UTF-8''{encoded}"
