@@ -53,12 +53,20 @@ test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a 
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, app_hook: Callable[[Litestar], Litestar] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        app_hook: Callable[[Litestar], Litestar] | None = None,
+        *,
+        port: int | None = None,
+    ) -> None:
+        """``port``: the one the settings' ``public_url`` names (links the server builds);
+        default: any free one."""
         self.settings = settings
         app = create_app(settings)
         if app_hook is not None:
             app = app_hook(app)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
