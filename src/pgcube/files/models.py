@@ -15,7 +15,7 @@ import mimetypes
 import re
 import secrets
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -115,9 +115,15 @@ class StoredFile(msgspec.Struct, frozen=True, kw_only=True):
             "status": data["status"],
             "sha256": data.get("sha256"),
             "_userkey": self.userkey,
-            "_created_at": self.created_at.isoformat(),
-            "_modified_at": self.modified_at.isoformat(),
+            "_created_at": _instant(self.created_at),
+            "_modified_at": _instant(self.modified_at),
         }
+
+
+def _instant(moment: datetime) -> str:
+    """A system time as documents show theirs (``query.fields.ISO_FORMAT``: UTC, milliseconds)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def new_file_key() -> str:

@@ -7,11 +7,11 @@ up from ``REGISTRY``.
 
 from __future__ import annotations
 
-from pgcube.ops import auth, collection
+from pgcube.ops import auth, collection, files
 from pgcube.ops.registry import Answer, Body, Context, Op, Registry
 from pgcube.ops.runner import execute
 
-FAMILIES = (collection.OPS, auth.OPS)
+FAMILIES = (collection.OPS, auth.OPS, files.OPS)
 
 REGISTRY = Registry(op for family in FAMILIES for op in family)
 
