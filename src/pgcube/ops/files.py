@@ -10,6 +10,7 @@ bodies here are closed (a key an op does not read is a 400).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import msgspec
@@ -224,6 +225,10 @@ async def _list(ctx: Context, command: commands.Find) -> Answer:
     return Answer(files, {"pagination": pagination})
 
 
+async def _upload(ctx: Context, command: tuple[NewFile, AsyncIterator[bytes]]) -> Answer:
+    return Answer(ctx.files.answer(await ctx.files.upload(*command)))
+
+
 def _as_is(answer: Answer) -> Answer:
     return answer
 
@@ -308,3 +313,12 @@ OPS = (
         "file.find",
     ),
 )
+
+UPLOAD = _op(
+    "file.upload",
+    "Upload a file in one request (POST /api/{database_id}/files, multipart)",
+    Body,
+    _upload,
+    Tx.WRITE,
+)
+"""The direct upload (SPEC §12): not a DDO op (its body is a form), run by the same runner."""

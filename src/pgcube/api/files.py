@@ -1,0 +1,105 @@
+"""File routes (SPEC §12): the direct upload.
+
+``POST /api/{database_id}/files`` takes ``multipart/form-data``: the text fields
+``public_read``, ``metadata`` (a JSON object), ``folder``, then ``file``. The
+bytes stream to the store as they arrive (``pgcube.api.multipart``); the file
+is run as the op ``file.upload`` by the runner every DDO op goes through, so
+credentials and access rules are the ``file.*`` ops' own. 201 ``{"data": file}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+import msgspec
+from litestar import Request, Response, Router, post
+from litestar.datastructures import State
+from litestar.params import PathParameter
+
+from pgcube import errors
+from pgcube.api.deps import provide_settings, request_session
+from pgcube.api.errors import DDO_ENVELOPE
+from pgcube.api.multipart import FormShape, UploadLimits, read_form
+from pgcube.api.ratelimit import client_address, provide_limited_principal
+from pgcube.api.responses import ddo_response
+from pgcube.files.service import NewFile, files_of
+from pgcube.ops import Context, execute
+from pgcube.ops.files import UPLOAD
+from pgcube.settings import Settings
+
+UPLOAD_FORM: Final = FormShape(text_fields=("public_read", "metadata", "folder"), file_field="file")
+FORM_OVERHEAD_BYTES: Final = 64 * 1024
+"""Room for the form's text fields and part headers beyond the file itself."""
+
+
+def upload_limits(settings: Settings) -> UploadLimits:
+    """The direct upload's limits: the file size, the import's time limits."""
+    return UploadLimits(
+        max_bytes=settings.max_file_bytes + FORM_OVERHEAD_BYTES,
+        idle_timeout=settings.import_idle_timeout,
+        min_rate=settings.import_min_rate,
+        deadline=settings.import_deadline,
+    )
+
+
+def _flag(value: str | None, field: str) -> bool:
+    if value in (None, "", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise errors.ValidationError(f"{field} must be true or false", details={"field": field})
+
+
+def _metadata(value: str | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    try:
+        metadata = msgspec.json.decode(value)
+    except msgspec.DecodeError:
+        raise errors.ValidationError(
+            "metadata must be a JSON object", details={"field": "metadata"}
+        ) from None
+    if not isinstance(metadata, dict):
+        raise errors.ValidationError("metadata must be a JSON object", details={"field": "metadata"})
+    return metadata
+
+
+@post(
+    "/{database_id:str}/files",
+    operation_id="uploadFile",
+    tags=["Files"],
+    summary="Upload a file in one request (multipart: public_read?, metadata?, folder?, then file)",
+    opt={"envelope": DDO_ENVELOPE},
+    status_code=201,
+    request_max_body_size=None,  # this route streams, under its own limit (max_file_bytes)
+)
+async def upload_file(
+    database_id: Annotated[str, PathParameter(description="The database's id (24 hex digits)")],
+    request: Request[Any, Any, Any],
+    state: State,
+) -> Response[bytes]:
+    settings = provide_settings(state)
+    async with request_session(state) as session:
+        principal = await provide_limited_principal(request, state, session)
+        form = await read_form(request, UPLOAD_FORM, upload_limits(settings))
+        new = NewFile(
+            filename=form.filename or "",
+            content_type=form.content_type,
+            public=_flag(form.fields.get("public_read"), "public_read"),
+            metadata=_metadata(form.fields.get("metadata")),
+            folder=form.fields.get("folder"),
+        )
+        ctx = Context(
+            session,
+            settings,
+            principal,
+            database_id,
+            client_address=client_address(request.scope),
+            file_runtime=files_of(state),
+        )
+        answer = await execute(UPLOAD, ctx, (new, form.file))
+        return ddo_response(answer.data, answer.meta, status_code=201)
+
+
+def file_upload_router() -> Router:
+    return Router(path="/api", route_handlers=[upload_file])
