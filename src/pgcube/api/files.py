@@ -2,9 +2,10 @@
 
 ``POST /api/{database_id}/files`` takes ``multipart/form-data``: the text fields
 ``public_read``, ``metadata`` (a JSON object), ``folder``, then ``file``. The
-bytes stream to the store as they arrive (``pgcube.api.multipart``); the file
-is run as the op ``file.upload`` by the runner every DDO op goes through, so
-credentials and access rules are the ``file.*`` ops' own. 201 ``{"data": file}``.
+bytes stream to the store as they arrive (``pgcube.api.multipart``), with no
+database connection held meanwhile; the steps around them run through the
+runner every DDO op goes through, so credentials and access rules are the
+``file.*`` ops' own (``pgcube.ops.files.upload``). 201 ``{"data": file}``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pgcube.api.multipart import FormShape, UploadLimits, read_form
 from pgcube.api.ratelimit import client_address, provide_limited_principal
 from pgcube.api.responses import ddo_response
 from pgcube.files.service import NewFile, files_of
-from pgcube.ops import Context, execute
-from pgcube.ops.files import UPLOAD
+from pgcube.ops import Context
+from pgcube.ops.files import upload
 from pgcube.settings import Settings
 
 UPLOAD_FORM: Final = FormShape(text_fields=("public_read", "metadata", "folder"), file_field="file")
@@ -97,7 +98,7 @@ async def upload_file(
             client_address=client_address(request.scope),
             file_runtime=files_of(state),
         )
-        answer = await execute(UPLOAD, ctx, (new, form.file))
+        answer = await upload(ctx, new, form.file)
         return ddo_response(answer.data, answer.meta, status_code=201)
 
 
