@@ -10,11 +10,15 @@ runner every DDO op goes through, so credentials and access rules are the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Request, Response, Router, post
 from litestar.datastructures import State
+from litestar.openapi.spec import OpenAPIMediaType as MediaType
+from litestar.openapi.spec import Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import PathParameter
 
 from pgcube import errors
@@ -31,6 +35,40 @@ from pgcube.settings import Settings
 UPLOAD_FORM: Final = FormShape(text_fields=("public_read", "metadata", "folder"), file_field="file")
 FORM_OVERHEAD_BYTES: Final = 64 * 1024
 """Room for the form's text fields and part headers beyond the file itself."""
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The OpenAPI operation, with the multipart body Litestar cannot see (the handler reads it itself)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="Text fields first, then the file (its part's Content-Type is the file's type; "
+            "without one it is guessed from the name).",
+            content={
+                "multipart/form-data": MediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["file"],
+                        properties={
+                            "public_read": Schema(
+                                type=OpenAPIType.STRING,
+                                enum=["true", "false"],
+                                default="false",
+                                description="true: the file's URL needs no signature",
+                            ),
+                            "metadata": Schema(type=OpenAPIType.STRING, description="A JSON object"),
+                            "folder": Schema(
+                                type=OpenAPIType.STRING,
+                                description="Segments of letters, digits, '.', '_', '-' joined by '/'",
+                            ),
+                            "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                        },
+                    )
+                )
+            },
+        )
 
 
 def upload_limits(settings: Settings) -> UploadLimits:
@@ -73,6 +111,7 @@ def _metadata(value: str | None) -> dict[str, Any] | None:
     opt={"envelope": DDO_ENVELOPE},
     status_code=201,
     request_max_body_size=None,  # this route streams, under its own limit (max_file_bytes)
+    operation_class=UploadOperation,
 )
 async def upload_file(
     database_id: Annotated[str, PathParameter(description="The database's id (24 hex digits)")],
