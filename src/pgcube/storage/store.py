@@ -64,8 +64,11 @@ class FileStore:
                 digest.update(chunk)
                 yield chunk
 
+        # S3 keeps the type to serve it; the local disk cannot (obstore refuses attributes there), and
+        # the local route reads the type from ``_files``.
+        attributes = {"Content-Type": content_type} if self.kind == "s3" else None
         try:
-            await obstore.put_async(self.store, key, counted(), attributes={"Content-Type": content_type})
+            await obstore.put_async(self.store, key, counted(), attributes=attributes)
         except BaseException:
             await self.delete([key])
             raise
