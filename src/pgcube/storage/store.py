@@ -20,6 +20,7 @@ from obstore.store import LocalStore, S3Store
 
 from pgcube.errors import FileTooLarge, ServiceUnavailable
 from pgcube.settings import Settings
+from pgcube.storage.presign import Presigner
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig
@@ -43,10 +44,12 @@ class ObjectInfo:
 class FileStore:
     """The bytes of every database's files, by object key."""
 
-    def __init__(self, store: LocalStore | S3Store, *, kind: str) -> None:
+    def __init__(self, store: LocalStore | S3Store, *, kind: str, presigner: Presigner | None = None) -> None:
         self.store = store
         self.kind = kind
         """``local`` or ``s3``."""
+        self.presigner = presigner
+        """S3's presigned POST and GET; None on the local disk, where pgcube signs its own URLs."""
 
     async def write(
         self, key: str, chunks: AsyncIterator[bytes], *, max_bytes: int, content_type: str
@@ -130,7 +133,14 @@ def open_store(settings: Settings) -> FileStore:
         config["virtual_hosted_style_request"] = False
         if settings.s3_endpoint.startswith("http://"):
             client_options["allow_http"] = True
-    store = S3Store(
-        parts.netloc, prefix=parts.path.strip("/") or None, client_options=client_options, **config
+    prefix = parts.path.strip("/")
+    store = S3Store(parts.netloc, prefix=prefix or None, client_options=client_options, **config)
+    presigner = Presigner(
+        bucket=parts.netloc,
+        prefix=prefix,
+        region=settings.s3_region,
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
     )
-    return FileStore(store, kind="s3")
+    return FileStore(store, kind="s3", presigner=presigner)
