@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from obstore.store import ClientConfig
 
 READ_CHUNK_BYTES = 256 * 1024
+PART_BYTES = 5 * 1024 * 1024
+"""S3's smallest part; a streamed write always goes up as a multipart upload (one part for an empty file)."""
+PARTS_IN_FLIGHT = 4
+"""Parts sent at once: at most 4 × 5 MiB of one upload in memory (obstore's default, 12, is 60 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,14 @@ class FileStore:
         # the local route reads the type from ``_files``.
         attributes = {"Content-Type": content_type} if self.kind == "s3" else None
         try:
-            await obstore.put_async(self.store, key, counted(), attributes=attributes)
+            await obstore.put_async(
+                self.store,
+                key,
+                counted(),
+                attributes=attributes,
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
         except BaseException:
             await self.delete([key])
             raise
