@@ -20,11 +20,16 @@ from obstore.store import LocalStore, S3Store
 
 from pgcube.errors import FileTooLarge, ServiceUnavailable
 from pgcube.settings import Settings
+from pgcube.storage.presign import Presigner
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig
 
 READ_CHUNK_BYTES = 256 * 1024
+PART_BYTES = 5 * 1024 * 1024
+"""S3's smallest part; a streamed write always goes up as a multipart upload (one part for an empty file)."""
+PARTS_IN_FLIGHT = 4
+"""Parts sent at once: at most 4 × 5 MiB of one upload in memory (obstore's default, 12, is 60 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -43,10 +48,12 @@ class ObjectInfo:
 class FileStore:
     """The bytes of every database's files, by object key."""
 
-    def __init__(self, store: LocalStore | S3Store, *, kind: str) -> None:
+    def __init__(self, store: LocalStore | S3Store, *, kind: str, presigner: Presigner | None = None) -> None:
         self.store = store
         self.kind = kind
         """``local`` or ``s3``."""
+        self.presigner = presigner
+        """S3's presigned POST and GET; None on the local disk, where pgcube signs its own URLs."""
 
     async def write(
         self, key: str, chunks: AsyncIterator[bytes], *, max_bytes: int, content_type: str
@@ -64,10 +71,18 @@ class FileStore:
                 digest.update(chunk)
                 yield chunk
 
+        # S3 keeps the type to serve it; the local disk cannot (obstore refuses attributes there), and
+        # the local route reads the type from ``_files``.
+        attributes = {"Content-Type": content_type} if self.kind == "s3" else None
         try:
-            # The local disk keeps no attributes (the type is in the file's row anyway).
-            attributes = {"Content-Type": content_type} if self.kind == "s3" else None
-            await obstore.put_async(self.store, key, counted(), attributes=attributes)
+            await obstore.put_async(
+                self.store,
+                key,
+                counted(),
+                attributes=attributes,
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
         except BaseException:
             await self.delete([key])
             raise
@@ -129,7 +144,14 @@ def open_store(settings: Settings) -> FileStore:
         config["virtual_hosted_style_request"] = False
         if settings.s3_endpoint.startswith("http://"):
             client_options["allow_http"] = True
-    store = S3Store(
-        parts.netloc, prefix=parts.path.strip("/") or None, client_options=client_options, **config
+    prefix = parts.path.strip("/")
+    store = S3Store(parts.netloc, prefix=prefix or None, client_options=client_options, **config)
+    presigner = Presigner(
+        bucket=parts.netloc,
+        prefix=prefix,
+        region=settings.s3_region,
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
     )
-    return FileStore(store, kind="s3")
+    return FileStore(store, kind="s3", presigner=presigner)
