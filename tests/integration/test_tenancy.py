@@ -105,7 +105,7 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
             (
                 "POST",
                 f"/api/{db_id}/files",
-                {"data": {"public_read": "true"}, "files": {"file": ("walk.txt", b"walk", "text/plain")}},
+                {"data": {"public_read": "true"}, "files": {"file": ("walk.txt", b"walk")}},
             )
         ],
     }
