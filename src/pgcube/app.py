@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -36,7 +37,7 @@ from pgcube.db import migrations
 from pgcube.db.checks import warn_if_not_durable
 from pgcube.db.database import resolve_database
 from pgcube.db.pool import create_pool
-from pgcube.files.service import open_file_runtime
+from pgcube.files.service import open_file_runtime, sweep_all_stale_uploads
 from pgcube.ops import REGISTRY
 from pgcube.settings import Settings
 
@@ -106,7 +107,8 @@ def lifespan_for(settings: Settings) -> Any:
             await warn_if_not_durable(app.state.pool)
             # Caches of keys and the catalog are used only while this listener hears PostgreSQL.
             listener = await start_invalidation(database.url)
-            housekeeping = asyncio.create_task(maintenance_loop(app.state.pool, settings))
+            sweeps = [functools.partial(sweep_all_stale_uploads, app.state.files)]
+            housekeeping = asyncio.create_task(maintenance_loop(app.state.pool, settings, sweeps))
             key_usage = asyncio.create_task(app.state.accounts.key_usage.flush_loop(app.state.pool))
             rate_limits = await start_rate_limits(app.state, settings, database.url)
             try:

@@ -101,6 +101,13 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
             )
         ],
         ("POST", "/api/{database_id:str}"): ddo,
+        ("POST", "/api/{database_id:str}/files"): [
+            (
+                "POST",
+                f"/api/{db_id}/files",
+                {"data": {"public_read": "true"}, "files": {"file": ("walk.txt", b"walk")}},
+            )
+        ],
     }
 
 
@@ -126,6 +133,18 @@ AUTH_BODIES: dict[str, dict[str, Any]] = {
     "auth.nonce": {},
 }
 """The end-user ops take no collection: one body per op, aimed at A's database by the path."""
+A_FILE_KEY = "f11e" * 6
+"""The file ``a_database`` holds (a row of its ``_files``)."""
+FILE_BODIES: dict[str, dict[str, Any]] = {
+    "file.presign_upload": {"filename": "walk.txt", "content_type": "text/plain", "filesize": 4},
+    "file.postsign_upload": {"_key": A_FILE_KEY},
+    "file.upload_error": {"_key": A_FILE_KEY},
+    "file.info": {"_key": A_FILE_KEY},
+    "file.update": {"_key": A_FILE_KEY, "metadata": {"walked": True}},
+    "file.delete": {"_key": A_FILE_KEY},
+    "file.list": {"match": {"status": "ready"}},
+}
+"""The file ops take the database's files, not a collection: one body per op, on A's file."""
 
 
 def ddo_op(kwargs: dict[str, Any]) -> Op[Any, Any] | None:
@@ -152,6 +171,8 @@ def ddo_bodies() -> list[dict[str, Any]]:
         op, _ = REGISTRY.resolve(name)
         if op.name in AUTH_BODIES:
             bodies.append({"op": name, **AUTH_BODIES[op.name]})
+        elif op.name in FILE_BODIES:
+            bodies.append({"op": name, **FILE_BODIES[op.name]})
         else:
             bodies.append({"op": name, "collection": "items", **by_verb[op.name.split(".")[1]]})
     return bodies
@@ -182,6 +203,28 @@ def add_end_user(pg: SyncPg, db_id: str) -> None:
     add_session(pg, schema, add_end_user_row(pg, schema, user_key=END_USER_KEY))
 
 
+def add_file(pg: SyncPg, db_id: str) -> None:
+    """``A_FILE_KEY`` in the database's ``_files``, pending (every file op has something to do);
+    a row only: the walk's server stores no bytes."""
+    schema = pg.fetchval("SELECT schema_name FROM pgcube.databases WHERE id = $1", db_id)
+    data = {
+        "filename": "a.txt",
+        "filesize": 4,
+        "content_type": "text/plain",
+        "fileclass": "document",
+        "acl": "public",
+        "object_key": f"{db_id}/{A_FILE_KEY}",
+        "metadata": {},
+        "status": "pending",
+    }
+    pg.execute(
+        f'INSERT INTO "{schema}"._files (_key, _userkey, data) VALUES ($1, $2, $3::jsonb)',
+        A_FILE_KEY,
+        END_USER_KEY,
+        json.dumps(data),
+    )
+
+
 def snapshot(pg: SyncPg, db_id: str) -> Any:
     schema, settings = pg.fetchrow(
         "SELECT schema_name, auth_settings FROM pgcube.databases WHERE id = $1", db_id
@@ -196,7 +239,7 @@ def snapshot(pg: SyncPg, db_id: str) -> Any:
     trash = pg.fetchval(f'SELECT count(*) FROM "{schema}"._trash')
     users = [
         pg.fetch(f'SELECT row_to_json(t)::text FROM "{schema}".{table} t ORDER BY 1')
-        for table in ("_users", "_sessions", "_otps")
+        for table in ("_users", "_sessions", "_otps", "_files")
     ]
     return (
         schema,
@@ -228,6 +271,7 @@ def a_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str,
     )
     assert inserted.status_code == 200, inserted.text
     add_end_user(pg, db_id)
+    add_file(pg, db_id)
     return db_id, name
 
 

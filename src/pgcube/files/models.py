@@ -22,7 +22,7 @@ import msgspec
 
 from pgcube.data.service import Target, compiler_view
 from pgcube.errors import InvalidFileType, ValidationError
-from pgcube.management.models import Collection, Database, FieldSpec, FieldType
+from pgcube.management.models import FILES_TABLE, Collection, Database, FieldSpec, FieldType
 from pgcube.principal import Principal
 
 MAX_FILENAME_CHARS: Final = 255
@@ -215,7 +215,6 @@ def object_key(database_id: str, file_key: str, folder: str | None) -> str:
     return "/".join(part for part in (database_id, folder, file_key) if part)
 
 
-FILES_TABLE: Final = "_files"
 FILE_FIELDS: Final = (
     FieldSpec(name="filename", type=FieldType.STRING),
     FieldSpec(name="filesize", type=FieldType.INTEGER),

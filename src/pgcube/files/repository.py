@@ -85,3 +85,9 @@ async def storage_used(conn: Connection, schema: str) -> int:
 async def remove_stale_uploads(conn: Connection, schema: str, older_than: int) -> list[str]:
     rows = await conn.fetch(in_schema(SQL.remove_stale_uploads, schema), older_than)
     return [row["object_key"] for row in rows]
+
+
+async def file_schemas(conn: Connection) -> list[str]:
+    """The schemas of the databases that have a ``_files`` table (the sweep of stale uploads)."""
+    rows = await conn.fetch(SQL.file_schemas)
+    return [row["schema_name"] for row in rows]

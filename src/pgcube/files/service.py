@@ -366,7 +366,28 @@ def _from_document(document: bytes) -> StoredFile:
 
 async def sweep_stale_uploads(runtime: FileRuntime, conn: Any, schema: str) -> int:
     """Remove a database's files that never became ready within ``pending_upload_retention``
-    seconds, bytes and all; how many."""
+    seconds, bytes and all; how many. The rows go first: should the store fail, the caller's
+    transaction undoes their removal and the next sweep tries again."""
     removed = await repository.remove_stale_uploads(conn, schema, runtime.settings.pending_upload_retention)
-    await runtime.store.delete(removed)
+    if removed:
+        await runtime.store.delete(removed)
     return len(removed)
+
+
+_DROPPED_SQLSTATES = frozenset({"42P01", "3F000"})
+"""undefined_table, invalid_schema_name: a database dropped while the sweep ran."""
+
+
+async def sweep_all_stale_uploads(runtime: FileRuntime, conn: Any) -> int:
+    """The housekeeping step of files (``pgcube.data.maintenance``): every database's stale
+    uploads, each database in its own savepoint of the round's transaction, so that one dropped
+    meanwhile is skipped, not a reason to sweep nothing."""
+    swept = 0
+    for schema in await repository.file_schemas(conn):
+        try:
+            async with conn.transaction():
+                swept += await sweep_stale_uploads(runtime, conn, schema)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) not in _DROPPED_SQLSTATES:
+                raise
+    return swept

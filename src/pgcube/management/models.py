@@ -68,6 +68,8 @@ class Access(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 LOCKED = Access()
 """The default: locked until opened (SPEC §11.4)."""
+FILES_TABLE = "_files"
+"""A database's files (SPEC §12): a reserved collection name, whose rules ``set_access`` sets."""
 FILES_DEFAULT_ACCESS = Access(read=AccessRule.OWNER, write=AccessRule.OWNER)
 """A database's files start as their uploaders' own (SPEC §12)."""
 

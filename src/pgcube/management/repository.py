@@ -18,6 +18,7 @@ import msgspec
 from pgcube.db import statements
 from pgcube.management import ddl
 from pgcube.management.models import (
+    FILES_TABLE,
     Access,
     AccessRule,
     AuthSettings,
@@ -199,6 +200,12 @@ async def set_access(conn: Connection, database: Database, name: str, access: Ac
         return False
     await conn.execute(ddl.apply_access(database.schema_name, name, access))
     return True
+
+
+async def set_files_access(conn: Connection, database: Database, access: Access) -> None:
+    """Record the rules of a database's files and apply them to its ``_files`` (SPEC §12)."""
+    await conn.execute(SQL.set_files_access, database.id, access.read.value, access.write.value)
+    await conn.execute(ddl.apply_access(database.schema_name, FILES_TABLE, access))
 
 
 async def collection_names(conn: Connection, database: Database) -> list[str]:

@@ -39,6 +39,7 @@ from pgcube.errors import (
 )
 from pgcube.management import ddl, repository
 from pgcube.management.models import (
+    FILES_TABLE,
     SCALAR_TYPES,
     Access,
     Collection,
@@ -324,6 +325,10 @@ async def set_access(
     """Change a collection's access rules: the catalog row and the table's policies, in the
     request's transaction (SPEC §11.4); every process forgets its cached copy."""
     database = await get_database(conn, principal, database_id, lock=True)
+    if name == FILES_TABLE:  # the database's files (SPEC §12): reserved for collections, not here
+        await repository.set_files_access(conn, database, access)
+        caches().forget_database(database.id)
+        return access
     check_collection_name(name, field="collection")
     if not await repository.set_access(conn, database, name, access):
         raise CollectionNotFound(details={"collection": name})

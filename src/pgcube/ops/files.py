@@ -18,8 +18,9 @@ import msgspec
 from pgcube.data import commands
 from pgcube.data.pagination import ddo_pagination
 from pgcube.errors import ValidationError, missing_field
-from pgcube.files.models import FILES_TABLE, Acl
+from pgcube.files.models import Acl
 from pgcube.files.service import DEFAULT_SIGNED_TTL, MAX_SIGNED_TTL, DirectUpload, FileChanges, NewFile
+from pgcube.management.models import FILES_TABLE
 from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
 from pgcube.ops.runner import execute
 from pgcube.query import DDO_POINTERS

@@ -209,6 +209,12 @@ class ListDatabasesAnswer(msgspec.Struct, kw_only=True):
     pagination: Pagination
 
 
+class FilesOut(msgspec.Struct, kw_only=True):
+    """A database's files (SPEC §12): who may reach them with a web key (``set_access`` on ``_files``)."""
+
+    access: Access
+
+
 class Metadata(msgspec.Struct, kw_only=True):
     id: str = msgspec.field(name="_id")
     user_id: str
@@ -216,6 +222,7 @@ class Metadata(msgspec.Struct, kw_only=True):
     dbName: str
     created_at: str
     collections: list[CollectionOut]
+    files: FilesOut
 
     @classmethod
     def of(cls, database: Database, collections: list[Collection]) -> Metadata:
@@ -226,6 +233,7 @@ class Metadata(msgspec.Struct, kw_only=True):
             dbName=database.schema_name,
             created_at=iso_utc(database.created_at),
             collections=[CollectionOut.of(collection) for collection in collections],
+            files=FilesOut(access=database.files_access),
         )
 
 

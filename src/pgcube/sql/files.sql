@@ -55,3 +55,8 @@ DELETE FROM {schema}._files
 WHERE data @> '{"status": "pending"}' AND _created_at < now() - make_interval(secs => $1)
    OR data @> '{"status": "failed"}' AND _created_at < now() - make_interval(secs => $1)
 RETURNING data->>'object_key' AS object_key;
+
+-- name: file_schemas
+-- The schemas whose database has its _files table (the housekeeping sweep of stale uploads).
+SELECT schema_name FROM pgcube.databases
+WHERE to_regclass(format('%I._files', schema_name)) IS NOT NULL ORDER BY schema_name;

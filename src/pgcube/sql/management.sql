@@ -96,6 +96,10 @@ UPDATE pgcube.collections SET access_read = $3, access_write = $4
 WHERE database_id = $1 AND name = $2
 RETURNING true;
 
+-- name: set_files_access
+-- The rules of a database's files (its _files table, SPEC §12).
+UPDATE pgcube.databases SET files_access_read = $2, files_access_write = $3 WHERE id = $1;
+
 -- name: insert_field
 INSERT INTO pgcube.fields (database_id, collection_name, position, name, type, required, indexed)
 VALUES ($1, $2, $3, $4, $5, $6, $7);
