@@ -52,7 +52,7 @@ BEGIN
         );
         COMMENT ON TABLE %1$I._files IS
             'pgcube: the files of this database (file.*): their objects in data, their bytes in the store';
-        CREATE INDEX "_files$gin" ON %1$I._files USING gin (data jsonb_path_ops)
+        CREATE INDEX "_files$data" ON %1$I._files USING gin (data jsonb_path_ops)
             WITH (gin_pending_list_limit = 64);
         CREATE INDEX "_files$created" ON %1$I._files (_created_at, _key);
     $t$, schema_name);

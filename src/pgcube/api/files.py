@@ -1,6 +1,13 @@
-"""File bytes over HTTP (SPEC §12): downloads under ``/files``, the local presigned POST under
-``/storage``.
+"""File routes (SPEC §12): the direct upload under ``/api``, downloads under ``/files``, the
+local presigned POST under ``/storage``.
 
+* ``POST /api/{database_id}/files`` takes ``multipart/form-data``: the text
+  fields ``public_read``, ``metadata`` (a JSON object), ``folder``, then
+  ``file``. The bytes stream to the store as they arrive
+  (``pgcube.api.multipart``), with no database connection held meanwhile; the
+  steps around them run through the runner every DDO op goes through, so
+  credentials and access rules are the ``file.*`` ops' own
+  (``pgcube.ops.files.upload``). 201 ``{"data": file}``.
 * ``GET``/``HEAD /files/{database_id}/{_key}/{filename}`` — no credentials:
   the URL is one (a private file's ``exp`` and ``sig``). The last segment is
   the name the link shows; the file is found by its ``_key`` alone, so a
@@ -14,7 +21,7 @@
   ``success_action_status`` asked for: 200, or 201 with S3's XML). The file
   stays ``pending`` until ``file.postsign_upload``.
 
-Neither route holds a database connection while bytes move (``pgcube.files.transfers``).
+No route here holds a database connection while bytes move (``pgcube.files.transfers``).
 """
 
 from __future__ import annotations
@@ -22,35 +29,121 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from xml.sax.saxutils import escape
 
+import msgspec
 from litestar import Request, Response, Router, get, head, post
 from litestar.datastructures import State
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
-from litestar.params import Parameter
+from litestar.params import Parameter, PathParameter
 from litestar.response import Stream
 
 from pgcube import errors
-from pgcube.api.deps import Config, DatabaseId, request_session
+from pgcube.api.deps import Config, DatabaseId, provide_settings, request_session
+from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.api.multipart import FormShape, UploadLimits, read_form
 from pgcube.api.ranges import ByteRange, http_date, not_modified, range_applies, requested_range
+from pgcube.api.ratelimit import client_address, provide_limited_principal
+from pgcube.api.responses import ddo_response
 from pgcube.files.models import StoredFile, is_active
-from pgcube.files.service import FileRuntime, files_of
+from pgcube.files.service import FileRuntime, NewFile, files_of
 from pgcube.files.transfers import downloadable, granted_upload, receive_upload
 from pgcube.files.urls import UploadGrant, download_path
+from pgcube.ops import Context
+from pgcube.ops.files import upload
 from pgcube.settings import Settings
 from pgcube.storage.disposition import content_disposition
+
+TAGS: Final = ["files"]
+
+# --- the direct upload -------------------------------------------------------------------------
+
+UPLOAD_FORM: Final = FormShape(text_fields=("public_read", "metadata", "folder"), file_field="file")
+FORM_OVERHEAD_BYTES: Final = 64 * 1024
+"""Room for the form's text fields and part headers beyond the file itself."""
+
+
+def upload_limits(settings: Settings) -> UploadLimits:
+    """The direct upload's limits: the file size, the import's time limits."""
+    return UploadLimits(
+        max_bytes=settings.max_file_bytes + FORM_OVERHEAD_BYTES,
+        idle_timeout=settings.import_idle_timeout,
+        min_rate=settings.import_min_rate,
+        deadline=settings.import_deadline,
+    )
+
+
+def _flag(value: str | None, field: str) -> bool:
+    if value in (None, "", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise errors.ValidationError(f"{field} must be true or false", details={"field": field})
+
+
+def _metadata(value: str | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    try:
+        metadata = msgspec.json.decode(value)
+    except msgspec.DecodeError:
+        raise errors.ValidationError(
+            "metadata must be a JSON object", details={"field": "metadata"}
+        ) from None
+    if not isinstance(metadata, dict):
+        raise errors.ValidationError("metadata must be a JSON object", details={"field": "metadata"})
+    return metadata
+
+
+@post(
+    "/{database_id:str}/files",
+    operation_id="uploadFile",
+    tags=TAGS,
+    summary="Upload a file in one request (multipart: public_read?, metadata?, folder?, then file)",
+    opt={"envelope": DDO_ENVELOPE},
+    status_code=201,
+    request_max_body_size=None,  # this route streams, under its own limit (max_file_bytes)
+)
+async def upload_file(
+    database_id: Annotated[str, PathParameter(description="The database's id (24 hex digits)")],
+    request: Request[Any, Any, Any],
+    state: State,
+) -> Response[bytes]:
+    settings = provide_settings(state)
+    async with request_session(state) as session:
+        principal = await provide_limited_principal(request, state, session)
+        form = await read_form(request, UPLOAD_FORM, upload_limits(settings))
+        new = NewFile(
+            filename=form.filename or "",
+            content_type=form.content_type,
+            public=_flag(form.fields.get("public_read"), "public_read"),
+            metadata=_metadata(form.fields.get("metadata")),
+            folder=form.fields.get("folder"),
+        )
+        ctx = Context(
+            session,
+            settings,
+            principal,
+            database_id,
+            client_address=client_address(request.scope),
+            file_runtime=files_of(state),
+        )
+        answer = await upload(ctx, new, form.file)
+        return ddo_response(answer.data, answer.meta, status_code=201)
+
+
+def file_upload_router() -> Router:
+    return Router(path="/api", route_handlers=[upload_file])
+
 
 PUBLIC_MAX_AGE: Final = 600
 """Seconds a shared cache may keep a public file (a file made private stops being served
 by pgcube at once; a cache may serve its copy this long)."""
 SIGNED_MAX_AGE: Final = 3600
 """The longest a browser keeps a private file; never past its URL's ``exp``."""
-FORM_OVERHEAD: Final = 64 * 1024
-"""Bytes a presigned form may hold besides the file: its text fields and boundaries."""
 
 # --- downloads ---------------------------------------------------------------------------------
 
@@ -160,7 +253,7 @@ _DOWNLOAD_DESCRIPTION: Final = (
 @get(
     _DOWNLOAD_PATH,
     operation_id="downloadFile",
-    tags=["files"],
+    tags=TAGS,
     summary="Download a file (streamed; Range, ETag)",
     description=_DOWNLOAD_DESCRIPTION,
 )
@@ -186,7 +279,7 @@ async def download_file(
 @head(
     _DOWNLOAD_PATH,
     operation_id="downloadFileHead",
-    tags=["files"],
+    tags=TAGS,
     summary="A file's headers: size, type, ETag (HEAD of downloadFile)",
     description=_DOWNLOAD_DESCRIPTION,
 )
@@ -214,20 +307,9 @@ def files_router() -> Router:
 
 # --- the local store's presigned POST ----------------------------------------------------------
 
-UPLOAD_FORM: Final = FormShape(
+PRESIGNED_FORM: Final = FormShape(
     text_fields=("key", "Content-Type", "token", "success_action_status"), file_field="file"
 )
-
-
-def file_upload_limits(settings: Settings, max_file_bytes: int) -> UploadLimits:
-    """The limits of an upload form whose file may hold ``max_file_bytes``: the import's time
-    limits (idle, rate, deadline), the size of the file plus its form."""
-    return UploadLimits(
-        max_bytes=max_file_bytes + FORM_OVERHEAD,
-        idle_timeout=settings.import_idle_timeout,
-        min_rate=settings.import_min_rate,
-        deadline=settings.import_deadline,
-    )
 
 
 @dataclass
@@ -279,7 +361,7 @@ def _upload_answer(
 @post(
     "/upload",
     operation_id="presignedUpload",
-    tags=["files"],
+    tags=TAGS,
     status_code=204,
     request_max_body_size=None,  # this route streams, under the grant's own size limit
     operation_class=PresignedPostOperation,
@@ -293,7 +375,7 @@ async def presigned_upload(
 ) -> Response[bytes]:
     runtime = files_of(state)
     try:
-        form = await read_form(request, UPLOAD_FORM, file_upload_limits(settings, settings.max_file_bytes))
+        form = await read_form(request, PRESIGNED_FORM, upload_limits(settings))
     except errors.FileTooLarge:
         raise
     except errors.PayloadTooLarge:

@@ -71,6 +71,8 @@ class Form:
     fields: dict[str, str]
     filename: str | None
     file: AsyncIterator[bytes]
+    content_type: str | None = None
+    """The file part's own ``Content-Type``, if it has one."""
 
 
 async def read_form(request: Request[Any, Any, Any], shape: FormShape, limits: UploadLimits) -> Form:
@@ -86,7 +88,7 @@ async def read_form(request: Request[Any, Any, Any], shape: FormShape, limits: U
         if isinstance(event, MultipartSegment):
             name = event.name or ""
             if name == shape.file_field:
-                return Form(fields, event.filename, _file(events, shape))
+                return Form(fields, event.filename, _file(events, shape), event.header("Content-Type", None))
             if name not in shape.text_fields:
                 raise errors.ValidationError(
                     f"Unknown form field {name!r}: send {shape.usage()}", details={"field": name}

@@ -22,6 +22,6 @@ def json_response(
     )
 
 
-def ddo_response(data: Any, meta: dict[str, Any] | None = None) -> Response[bytes]:
+def ddo_response(data: Any, meta: dict[str, Any] | None = None, *, status_code: int = 200) -> Response[bytes]:
     """``{"data": ..., "meta": {...}}`` (SPEC §3)."""
-    return json_response({"data": data, "meta": meta or {}})
+    return json_response({"data": data, "meta": meta or {}}, status_code=status_code)

@@ -7,13 +7,15 @@ runner entered ``Session.acting_as``), the database, and the process's
 exists for the caller; bytes are written before the row that points at them
 and removed after the statement that dropped their row (``deferred``), so a
 failure leaves neither a ``ready`` file without bytes nor bytes without a row
-for longer than the sweep of stale uploads.
+for longer than the sweep of stale uploads. While bytes stream in, no
+connection is held (RELIABILITY H1, I4): the direct upload is let in, then its
+bytes are written, then its row is recorded (``pgcube.ops.files.upload``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +43,7 @@ from pgcube.files.models import (
 )
 from pgcube.files.urls import UPLOAD_PATH, FileSigner, UploadGrant, download_path
 from pgcube.settings import Settings
-from pgcube.storage import FileStore, open_store
+from pgcube.storage import FileStore, Written, open_store
 from pgcube.storage.disposition import content_disposition
 
 DEFAULT_SIGNED_TTL = 3600
@@ -104,6 +106,27 @@ class NewFile:
     folder: str | None = None
     userkey: str | None = None
     """Set by a server credential on an end user's behalf (a web key's comes from PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class DirectUpload:
+    """A direct upload let in (``FileService.admit_upload``), its bytes still to come."""
+
+    key: str
+    data: dict[str, Any]
+    limit: int
+    """The most bytes the file may have."""
+    userkey: str | None
+
+    @property
+    def object_key(self) -> str:
+        value: str = self.data["object_key"]
+        return value
+
+    @property
+    def content_type(self) -> str:
+        value: str = self.data["content_type"]
+        return value
 
 
 @dataclass(frozen=True)
@@ -256,23 +279,26 @@ class FileService:
         self._remove_bytes([failed.object_key])
         return failed
 
-    async def upload(self, new: NewFile, chunks: AsyncIterator[bytes]) -> StoredFile:
-        """The direct upload: the bytes first (streamed, hashed), then the file's row, ``ready``. A
-        failure at any point removes the bytes; no row was written."""
+    async def admit_upload(self, new: NewFile) -> DirectUpload:
+        """The direct upload's first step, before any byte is read: the file's name, type and
+        announced size are valid, the caller may write files here, the quota has room."""
         key = new_file_key()
         data, limit = self._describe(new, key)
         await self._check_quota(data["filesize"])
-        written = await self.runtime.store.write(
-            data["object_key"], chunks, max_bytes=limit, content_type=data["content_type"]
-        )
-        try:
-            await self._check_quota(written.size)
-            data.update(status=Status.READY.value, filesize=written.size, sha256=written.sha256)
-            conn = await self.session.connection()
-            return await repository.insert(conn, self.schema, key, data, new.userkey)
-        except BaseException:
-            await self.runtime.store.delete([data["object_key"]])
-            raise
+        return DirectUpload(key, data, limit, new.userkey)
+
+    async def record_upload(self, upload: DirectUpload, written: Written) -> StoredFile:
+        """The direct upload's last step, once its bytes are in the store: the file's row, ``ready``
+        (the quota checked again with the real size)."""
+        await self._check_quota(written.size)
+        data = {
+            **upload.data,
+            "status": Status.READY.value,
+            "filesize": written.size,
+            "sha256": written.sha256,
+        }
+        conn = await self.session.connection()
+        return await repository.insert(conn, self.schema, upload.key, data, upload.userkey)
 
     # --- reading and changing files -------------------------------------------------------------
 

@@ -10,6 +10,7 @@ bodies here are closed (a key an op does not read is a 400).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import msgspec
@@ -18,9 +19,11 @@ from pgcube.data import commands
 from pgcube.data.pagination import ddo_pagination
 from pgcube.errors import ValidationError, missing_field
 from pgcube.files.models import FILES_TABLE, Acl
-from pgcube.files.service import DEFAULT_SIGNED_TTL, MAX_SIGNED_TTL, FileChanges, NewFile
+from pgcube.files.service import DEFAULT_SIGNED_TTL, MAX_SIGNED_TTL, DirectUpload, FileChanges, NewFile
 from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
+from pgcube.ops.runner import execute
 from pgcube.query import DDO_POINTERS
+from pgcube.storage import Written
 
 Criteria = dict[str, Any]
 Sort = str | list[str] | dict[str, Any]
@@ -224,6 +227,14 @@ async def _list(ctx: Context, command: commands.Find) -> Answer:
     return Answer(files, {"pagination": pagination})
 
 
+async def _admit_upload(ctx: Context, new: NewFile) -> DirectUpload:
+    return await ctx.files.admit_upload(new)
+
+
+async def _record_upload(ctx: Context, command: tuple[DirectUpload, Written]) -> Answer:
+    return Answer(ctx.files.answer(await ctx.files.record_upload(*command)))
+
+
 def _as_is(answer: Answer) -> Answer:
     return answer
 
@@ -236,7 +247,7 @@ def _op(
     tx: Tx,
     *aliases: str,
     example: dict[str, Any] | None = None,
-) -> Op[Any, Answer]:
+) -> Op[Any, Any]:
     return Op(
         name=name,
         summary=summary,
@@ -308,3 +319,26 @@ OPS = (
         "file.find",
     ),
 )
+
+# The direct upload (SPEC §12, ``POST /api/{database_id}/files``): not DDO ops (its body is a
+# form), two steps run by the same runner around the bytes, which stream in with no connection held.
+ADMIT_UPLOAD = _op("file.upload", "Let a direct upload in", Body, _admit_upload, Tx.WRITE)
+RECORD_UPLOAD = _op("file.upload", "Record a direct upload's file", Body, _record_upload, Tx.WRITE)
+
+
+async def upload(ctx: Context, new: NewFile, chunks: AsyncIterator[bytes]) -> Answer:
+    """The direct upload: let in (credentials, access rule, name, type, quota), then the bytes
+    streamed to the store with the request's connection given back, then the file's row. A
+    failure after the bytes were written removes them: nothing is left, no row, no bytes."""
+    admitted: DirectUpload = await execute(ADMIT_UPLOAD, ctx, new)
+    await ctx.session.close()
+    store = ctx.files.runtime.store
+    written = await store.write(
+        admitted.object_key, chunks, max_bytes=admitted.limit, content_type=admitted.content_type
+    )
+    try:
+        answer: Answer = await execute(RECORD_UPLOAD, ctx, (admitted, written))
+    except BaseException:
+        await store.delete([admitted.object_key])
+        raise
+    return answer

@@ -65,7 +65,9 @@ class FileStore:
                 yield chunk
 
         try:
-            await obstore.put_async(self.store, key, counted(), attributes={"Content-Type": content_type})
+            # The local disk keeps no attributes (the type is in the file's row anyway).
+            attributes = {"Content-Type": content_type} if self.kind == "s3" else None
+            await obstore.put_async(self.store, key, counted(), attributes=attributes)
         except BaseException:
             await self.delete([key])
             raise
