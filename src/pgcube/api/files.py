@@ -18,7 +18,7 @@ local presigned POST under ``/storage``.
   S3 presigned POST (``file.presign_upload`` points clients here when the bytes
   live on the local disk). The form is S3's: ``key``, ``Content-Type`` and
   ``token`` fields, then ``file``; it answers 204 as S3 does (or the
-  ``success_action_status`` asked for: 200, or 201 with S3's XML). The file
+  ``success_action_status`` asked for: 200). The file
   stays ``pending`` until ``file.postsign_upload``.
 
 No route here holds a database connection while bytes move (``pgcube.files.transfers``).
@@ -30,7 +30,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
-from xml.sax.saxutils import escape
 
 import msgspec
 from litestar import Request, Response, Router, get, head, post
@@ -38,7 +37,7 @@ from litestar.datastructures import State
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
-from litestar.params import Parameter, PathParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
 
 from pgcube import errors
@@ -51,7 +50,6 @@ from pgcube.api.responses import ddo_response
 from pgcube.files.models import StoredFile, is_active
 from pgcube.files.service import FileRuntime, NewFile, files_of
 from pgcube.files.transfers import downloadable, granted_upload, receive_upload
-from pgcube.files.urls import UploadGrant, download_path
 from pgcube.ops import Context
 from pgcube.ops.files import upload
 from pgcube.settings import Settings
@@ -147,10 +145,17 @@ SIGNED_MAX_AGE: Final = 3600
 
 # --- downloads ---------------------------------------------------------------------------------
 
-FileKey = Parameter(description="The file's _key")
-Filename = Parameter(description="The file's name, for the link only: the file is found by its _key")
-Expires = Parameter(query="exp", description="A private file's signed URL: when it expires (Unix time)")
-Signature = Parameter(query="sig", description="A private file's signed URL: its signature")
+FileKey = Annotated[str, PathParameter(description="The file's _key")]
+Filename = Annotated[
+    str, PathParameter(description="The file's name, for the link only: the file is found by its _key")
+]
+Expires = Annotated[
+    str | None,
+    QueryParameter(name="exp", description="A private file's signed URL: when it expires (Unix time)"),
+]
+Signature = Annotated[
+    str | None, QueryParameter(name="sig", description="A private file's signed URL: its signature")
+]
 
 
 @dataclass(frozen=True)
@@ -261,10 +266,10 @@ async def download_file(
     request: Request[Any, Any, Any],
     state: State,
     database_id: DatabaseId,
-    file_key: str = FileKey,
-    filename: str = Filename,
-    exp: str | None = Expires,
-    sig: str | None = Signature,
+    file_key: FileKey,
+    filename: Filename,
+    exp: Expires = None,
+    sig: Signature = None,
 ) -> Response[Any]:
     download = await _download(state, database_id, file_key, exp, sig)
     try:
@@ -287,10 +292,10 @@ async def download_file_head(
     request: Request[Any, Any, Any],
     state: State,
     database_id: DatabaseId,
-    file_key: str = FileKey,
-    filename: str = Filename,
-    exp: str | None = Expires,
-    sig: str | None = Signature,
+    file_key: FileKey,
+    filename: Filename,
+    exp: Expires = None,
+    sig: Signature = None,
 ) -> Response[None]:
     download = await _download(state, database_id, file_key, exp, sig)
     try:
@@ -331,7 +336,7 @@ class PresignedPostOperation(Operation):
                             "Content-Type": text,
                             "token": text,
                             "success_action_status": Schema(
-                                type=OpenAPIType.STRING, enum=["200", "201", "204"], default="204"
+                                type=OpenAPIType.STRING, enum=["200", "204"], default="204"
                             ),
                             "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
                         },
@@ -341,21 +346,11 @@ class PresignedPostOperation(Operation):
         )
 
 
-def _upload_answer(
-    status: str | None, settings: Settings, grant: UploadGrant, file: StoredFile, sha256: str
-) -> Response[bytes]:
-    """S3's answer to a presigned POST: 204 unless the form asked for 200 or 201 (201: S3's XML)."""
-    if status == "200":
-        return Response(content=b"", status_code=200)
-    if status != "201":
-        return Response(content=b"", status_code=204)
-    location = settings.base_url + download_path(grant.database_id, file.key, file.filename)
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>'
-        f"<Location>{escape(location)}</Location><Bucket>pgcube</Bucket>"
-        f"<Key>{escape(grant.object_key)}</Key><ETag>&quot;{sha256}&quot;</ETag></PostResponse>"
-    )
-    return Response(content=body.encode(), status_code=201, media_type="application/xml")
+def _upload_answer(status: str | None) -> Response[None]:
+    """S3's answer to a presigned POST: 204, or 200 when the form's ``success_action_status`` asks
+    for it (201 would be S3's XML document, which no SDK of pgcube reads: like any other value,
+    it is answered 204, as S3 answers a value it does not take)."""
+    return Response(content=None, status_code=200 if status == "200" else 204)
 
 
 @post(
@@ -370,9 +365,7 @@ def _upload_answer(
     "type). 403 for a token that is not ours or a key or Content-Type other than granted, or once "
     "the file is no longer pending; 400 UPLOAD_EXPIRED; 413 FILE_TOO_LARGE (nothing is kept).",
 )
-async def presigned_upload(
-    request: Request[Any, Any, Any], state: State, settings: Config
-) -> Response[bytes]:
+async def presigned_upload(request: Request[Any, Any, Any], state: State, settings: Config) -> Response[None]:
     runtime = files_of(state)
     try:
         form = await read_form(request, PRESIGNED_FORM, upload_limits(settings))
@@ -381,9 +374,9 @@ async def presigned_upload(
     except errors.PayloadTooLarge:
         raise errors.FileTooLarge(details={"max_bytes": settings.max_file_bytes}) from None
     async with request_session(state) as session:
-        grant, file = await granted_upload(session, runtime, form.fields)
-    written = await receive_upload(runtime, grant, form.file)
-    return _upload_answer(form.fields.get("success_action_status"), settings, grant, file, written.sha256)
+        grant = await granted_upload(session, runtime, form.fields)
+    await receive_upload(runtime, grant, form.file)
+    return _upload_answer(form.fields.get("success_action_status"))
 
 
 def storage_router() -> Router:

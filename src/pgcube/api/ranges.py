@@ -56,12 +56,12 @@ def requested_range(header: str | None, size: int) -> ByteRange | None:
             raise _unsatisfiable(size)
         return ByteRange(max(size - suffix, 0), size, size)
     start = int(first)
-    end = int(last) + 1 if last else size
-    if end <= start:  # a-b with b < a does not parse as a range: ignored
+    if last and int(last) < start:  # a-b with b < a does not parse as a range: ignored
         return None
     if start >= size:
         raise _unsatisfiable(size)
-    return ByteRange(start, min(end, size), size)
+    end = min(int(last) + 1, size) if last else size
+    return ByteRange(start, end, size)
 
 
 def _unsatisfiable(size: int) -> RangeNotSatisfiable:

@@ -56,12 +56,10 @@ async def downloadable(
     return file
 
 
-async def granted_upload(
-    session: Session, runtime: FileRuntime, fields: Mapping[str, str]
-) -> tuple[UploadGrant, StoredFile]:
+async def granted_upload(session: Session, runtime: FileRuntime, fields: Mapping[str, str]) -> UploadGrant:
     """The grant of a presigned form (``key``, ``Content-Type``, ``token``): 403 when the token is
     not ours or the form asks for another object or type, 400 ``UPLOAD_EXPIRED`` when its time
-    is up, 403 when its file is no longer pending, 404 when it is gone. The grant and its file."""
+    is up, 403 when its file is no longer pending, 404 when it is gone."""
     token = fields.get("token")
     if not token:
         raise Forbidden("The upload is not signed: send the token field of presigned_data.fields")
@@ -84,7 +82,7 @@ async def granted_upload(
             f"This upload is over: its file is {file.status.value}",
             details={"_key": file.key, "status": file.status.value},
         )
-    return grant, file
+    return grant
 
 
 async def receive_upload(runtime: FileRuntime, grant: UploadGrant, chunks: AsyncIterator[bytes]) -> Written:
