@@ -64,6 +64,40 @@ FORM_OVERHEAD_BYTES: Final = 64 * 1024
 """Room for the form's text fields and part headers beyond the file itself."""
 
 
+@dataclass
+class UploadOperation(Operation):
+    """The OpenAPI operation, with the multipart body Litestar cannot see (the handler reads it itself)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="Text fields first, then the file (its part's Content-Type is the file's type; "
+            "without one it is guessed from the name).",
+            content={
+                "multipart/form-data": MediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["file"],
+                        properties={
+                            "public_read": Schema(
+                                type=OpenAPIType.STRING,
+                                enum=["true", "false"],
+                                default="false",
+                                description="true: the file's URL needs no signature",
+                            ),
+                            "metadata": Schema(type=OpenAPIType.STRING, description="A JSON object"),
+                            "folder": Schema(
+                                type=OpenAPIType.STRING,
+                                description="Segments of letters, digits, '.', '_', '-' joined by '/'",
+                            ),
+                            "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                        },
+                    )
+                )
+            },
+        )
+
+
 def upload_limits(settings: Settings) -> UploadLimits:
     """The direct upload's limits: the file size, the import's time limits."""
     return UploadLimits(
@@ -104,6 +138,7 @@ def _metadata(value: str | None) -> dict[str, Any] | None:
     opt={"envelope": DDO_ENVELOPE},
     status_code=201,
     request_max_body_size=None,  # this route streams, under its own limit (max_file_bytes)
+    operation_class=UploadOperation,
 )
 async def upload_file(
     database_id: Annotated[str, PathParameter(description="The database's id (24 hex digits)")],

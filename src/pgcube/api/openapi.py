@@ -168,7 +168,8 @@ def document_ddo_bodies(app: Litestar, registry: Registry) -> None:
     )
     for path in _ddo_paths(app):
         item = (document.paths or {}).get(path)
-        if item is not None and item.post is not None:
+        # The DDO route itself; another route in its envelope (the direct upload) has its own body.
+        if item is not None and item.post is not None and item.post.operation_id == "ddo":
             item.post.request_body = request_body
 
 

@@ -66,8 +66,9 @@ class FileRuntime:
         path = download_path(database_id, file.key, file.filename)
         if file.is_public:
             return self.settings.base_url + path
-        if self.store.kind == "s3":
-            return self.store.presigned_get(
+        presigner = self.store.presigner
+        if presigner is not None:
+            return presigner.presigned_get(
                 file.object_key,
                 filename=file.filename,
                 content_type=file.content_type,
@@ -217,8 +218,9 @@ class FileService:
         ttl = self.settings.upload_ttl
         expires_at = int(time.time()) + ttl
         content_type = data["content_type"]
-        if self.runtime.store.kind == "s3":
-            url, fields = self.runtime.store.presigned_post(
+        presigner = self.runtime.store.presigner
+        if presigner is not None:
+            url, fields = presigner.presigned_post(
                 file.object_key,
                 max_bytes=limit,
                 content_type=content_type,

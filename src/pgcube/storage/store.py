@@ -8,23 +8,34 @@ keys are built by ``pgcube.files.models.object_key``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import obstore
+import obstore.exceptions
 from obstore.store import LocalStore, S3Store
 
 from pgcube.errors import FileTooLarge, ServiceUnavailable
 from pgcube.settings import Settings
+from pgcube.storage.presign import Presigner
 
 if TYPE_CHECKING:
-    from obstore.store import ClientConfig
+    from obstore.store import ClientConfig, RetryConfig
+
+log = logging.getLogger("pgcube.storage")
+RETRY_AFTER = 5
 
 READ_CHUNK_BYTES = 256 * 1024
+PART_BYTES = 5 * 1024 * 1024
+"""S3's smallest part; a streamed write always goes up as a multipart upload (one part for an empty file)."""
+PARTS_IN_FLIGHT = 4
+"""Parts sent at once: at most 4 × 5 MiB of one upload in memory (obstore's default, 12, is 60 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -43,10 +54,12 @@ class ObjectInfo:
 class FileStore:
     """The bytes of every database's files, by object key."""
 
-    def __init__(self, store: LocalStore | S3Store, *, kind: str) -> None:
+    def __init__(self, store: LocalStore | S3Store, *, kind: str, presigner: Presigner | None = None) -> None:
         self.store = store
         self.kind = kind
         """``local`` or ``s3``."""
+        self.presigner = presigner
+        """S3's presigned POST and GET; None on the local disk, where pgcube signs its own URLs."""
 
     async def write(
         self, key: str, chunks: AsyncIterator[bytes], *, max_bytes: int, content_type: str
@@ -64,19 +77,30 @@ class FileStore:
                 digest.update(chunk)
                 yield chunk
 
+        # S3 keeps the type to serve it; the local disk cannot (obstore refuses attributes there), and
+        # the local route reads the type from ``_files``.
+        attributes = {"Content-Type": content_type} if self.kind == "s3" else None
         try:
-            # The local disk keeps no attributes (the type is in the file's row anyway).
-            attributes = {"Content-Type": content_type} if self.kind == "s3" else None
-            await obstore.put_async(self.store, key, counted(), attributes=attributes)
+            with _answering():
+                await obstore.put_async(
+                    self.store,
+                    key,
+                    counted(),
+                    attributes=attributes,
+                    chunk_size=PART_BYTES,
+                    max_concurrency=PARTS_IN_FLIGHT,
+                )
         except BaseException:
-            await self.delete([key])
+            with contextlib.suppress(ServiceUnavailable):  # an unreachable store keeps nothing either
+                await self.delete([key])
             raise
         return Written(size, digest.hexdigest())
 
     async def info(self, key: str) -> ObjectInfo | None:
         """The object's size and entity tag, or None when there is none."""
         try:
-            meta = await obstore.head_async(self.store, key)
+            with _answering():
+                meta = await obstore.head_async(self.store, key)
         except FileNotFoundError:
             return None
         return ObjectInfo(meta["size"], meta.get("e_tag") or "", meta["last_modified"])
@@ -86,9 +110,10 @@ class FileStore:
         options: dict[str, Any] = {}
         if start or end is not None:
             options["range"] = (start, end) if end is not None else {"offset": start}
-        result = await obstore.get_async(self.store, key, options=options or None)  # type: ignore[arg-type]
-        async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
-            yield bytes(chunk)
+        with _answering():
+            result = await obstore.get_async(self.store, key, options=options or None)  # type: ignore[arg-type]
+            async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
+                yield bytes(chunk)
 
     async def digest(self, key: str) -> Written:
         """The object's size and sha256, read through once."""
@@ -103,9 +128,25 @@ class FileStore:
         """Remove the objects; one already gone is not an error."""
         for key in keys:
             try:
-                await obstore.delete_async(self.store, key)
+                with _answering():
+                    await obstore.delete_async(self.store, key)
             except FileNotFoundError:
                 continue
+
+
+@contextlib.contextmanager
+def _answering() -> Iterator[None]:
+    """The store's own failures (unreachable, refused, timed out) as a 503: the request can be
+    retried later; a missing object stays ``FileNotFoundError`` for the caller to answer."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except obstore.exceptions.BaseError as exc:
+        log.warning("the file store failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise ServiceUnavailable(
+            "The file store did not answer; try again shortly", retry_after=RETRY_AFTER
+        ) from None
 
 
 def open_store(settings: Settings) -> FileStore:
@@ -123,13 +164,33 @@ def open_store(settings: Settings) -> FileStore:
         "access_key_id": settings.s3_access_key,
         "secret_access_key": settings.s3_secret_key,
     }
-    client_options: ClientConfig = {}
+    # A store that does not answer fails the request in seconds (503), not after obstore's default
+    # three minutes of retries.
+    client_options: ClientConfig = {"connect_timeout": "5s", "timeout": "120s"}
+    retry: RetryConfig = {
+        "max_retries": 2,
+        "retry_timeout": timedelta(seconds=10),
+        "backoff": {
+            "init_backoff": timedelta(milliseconds=100),
+            "max_backoff": timedelta(seconds=2),
+            "base": 2,
+        },
+    }
     if settings.s3_endpoint:
         config["endpoint"] = settings.s3_endpoint
         config["virtual_hosted_style_request"] = False
         if settings.s3_endpoint.startswith("http://"):
             client_options["allow_http"] = True
+    prefix = parts.path.strip("/")
     store = S3Store(
-        parts.netloc, prefix=parts.path.strip("/") or None, client_options=client_options, **config
+        parts.netloc, prefix=prefix or None, client_options=client_options, retry_config=retry, **config
     )
-    return FileStore(store, kind="s3")
+    presigner = Presigner(
+        bucket=parts.netloc,
+        prefix=prefix,
+        region=settings.s3_region,
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )
+    return FileStore(store, kind="s3", presigner=presigner)

@@ -175,7 +175,7 @@ def test_a_connection_cut_halfway_keeps_nothing(
 
 def _partial_files(folder: Path) -> list[Path]:
     """What a write in progress leaves (obstore stages a local write beside its object)."""
-    return [path for path in folder.glob("*#*")] if folder.exists() else []
+    return list(folder.glob("*#*")) if folder.exists() else []
 
 
 # --- large files, memory flat ---------------------------------------------------------------------
