@@ -55,6 +55,7 @@ bench: $(BENCH_STAMP)
 	@started=$$(date +%s); \
 	$(BIN)/python -m bench $(ARGS) && \
 	$(BIN)/python -m bench.import_bench $(BENCH_QUICK) $(IMPORT_ARGS) && \
+	$(BIN)/python -m bench.file_bench $(if $(BENCH_QUICK),--no-docs) && \
 	$(BIN)/python -m bench.load $(if $(BENCH_QUICK),--quick,--write-docs); \
 	status=$$?; echo "make bench: $$(( $$(date +%s) - started )) s"; exit $$status
 

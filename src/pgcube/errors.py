@@ -200,6 +200,12 @@ class FileTooLarge(PayloadTooLarge):
     default_message = "The file is larger than this service takes"
 
 
+class RangeNotSatisfiable(PgcubeError):
+    status = 416
+    code = "RANGE_NOT_SATISFIABLE"
+    default_message = "The requested range is not within the file"
+
+
 class IdempotencyMismatch(PgcubeError):
     status = 422
     code = "IDEMPOTENCY_KEY_REUSED"

@@ -147,6 +147,18 @@ async def resolve_database(session: Session, principal: Principal, database_id: 
     return database
 
 
+async def find_database(session: Session, database_id: str) -> Database | None:
+    """The database ``database_id`` whoever owns it, or None (a malformed id too): for the routes
+    whose credential is a signature rather than a principal (file downloads and presigned
+    uploads). Answered from the process's catalog cache when it is warm."""
+    if not is_database_id(database_id):
+        return None
+    database = caches().databases.get(database_id)
+    if database is None:  # no collection is named "": only the database is read (and cached)
+        database, _ = await _cached_catalog_entry(session, database_id, "")
+    return database
+
+
 async def resolve_collection(
     session: Session,
     settings: Settings,
