@@ -36,6 +36,7 @@ from tests.integration.test_tenancy import (
     WALKER,
     Request,
     add_end_user,
+    add_file,
     api_routes,
     ddo_op,
     requests_for,
@@ -45,6 +46,8 @@ from tests.support.end_users import add_end_user as add_end_user_row
 from tests.support.sync_pg import SyncPg
 
 DDO_ROUTE = ("POST", "/api/{database_id:str}")
+UPLOAD_ROUTE = ("POST", "/api/{database_id:str}/files")
+"""The direct upload: a form, answered in the DDO envelope."""
 UNKNOWN_ID = "0" * 24
 MALFORMED_IDS = ("not-an-id", "'; DROP SCHEMA public CASCADE--", "A" * 24)
 CRITERIA_KEYS = frozenset({"match", "filter", "filters", "matches"})
@@ -86,7 +89,10 @@ def valid_requests(db_id: str, name: str) -> dict[tuple[str, str], list[Request]
     return {**requests_for(db_id, name), **account_wide_requests()}
 
 
-OPTIONAL_OP_KEYS = {"auth.signout": frozenset({"scope"})}
+OPTIONAL_OP_KEYS = {
+    "auth.signout": frozenset({"scope"}),
+    "file.presign_upload": frozenset({"content_type", "filesize"}),  # guessed from the name; announced
+}
 """Keys a DDO op's valid request may leave out, by op."""
 
 
@@ -101,6 +107,7 @@ def optional_keys(route: tuple[str, str], op: str | None = None) -> frozenset[st
         ("POST", "/api/create_database"): frozenset({"collections"}),
         ("GET", "/api/list_databases"): frozenset({"page", "page_size"}),
         ("POST", "/api/import_data"): frozenset({"collection_name"}),  # the file's name then
+        UPLOAD_ROUTE: frozenset({"public_read"}),  # private then
         ("PUT", "/api/auth_settings"): frozenset(
             {"allow_email_signup", "require_verified_email", "verify_email_on_signup"}
         ),
@@ -165,7 +172,9 @@ def derived(route: tuple[str, str], request: Request) -> Iterator[Variant]:
                 yield Variant(f"{tag}: filters not JSON", method, path, {"params": {**params, key: "{n: 1"}})
             else:
                 yield Variant(f"{tag}: {key} not a number", method, path, {"params": {**params, key: "many"}})
-    if "files" in kwargs:
+    if route == UPLOAD_ROUTE:
+        yield from upload_variants(tag, request)
+    elif "files" in kwargs:
         form: dict[str, Any] = kwargs["data"]
         files = kwargs["files"]
         yield Variant(f"{tag}: no file", method, path, {"data": form})
@@ -200,6 +209,27 @@ def derived(route: tuple[str, str], request: Request) -> Iterator[Variant]:
         yield Variant(f"{tag}: action names another op", method, path, {"json": {**body, "action": other}})
         for bad in (UNKNOWN_ID, *MALFORMED_IDS[:1]):
             yield Variant(f"{tag}: database {bad!r}", method, f"/api/{bad}", kwargs)
+
+
+def upload_variants(tag: str, request: Request) -> Iterator[Variant]:
+    """The direct upload's bad forms: its fields, its file, its database."""
+    method, path, kwargs = request
+    form: dict[str, Any] = kwargs["data"]
+    (part, (_, content)), *_ = kwargs["files"].items()
+    yield Variant(f"{tag}: no file", method, path, {"data": form})
+    yield Variant(f"{tag}: not a form", method, path, {"json": {**form, "file": "walk"}})
+    for label, changes in (
+        ("a form field it does not take", {"bogus_key": "1"}),
+        ("public_read not a flag", {"public_read": "maybe"}),
+        ("metadata not JSON", {"metadata": "{walked"}),
+        ("metadata not an object", {"metadata": "[1, 2]"}),
+        ("a folder that climbs", {"folder": "../../elsewhere"}),
+    ):
+        yield Variant(f"{tag}: {label}", method, path, {**kwargs, "data": {**form, **changes}})
+    for label, name in (("a path for a name", "../../walk.txt"), ("a name over 255 characters", "w" * 300)):
+        yield Variant(f"{tag}: {label}", method, path, {"data": form, "files": {part: (name, content)}})
+    for bad in (UNKNOWN_ID, *MALFORMED_IDS[:1]):
+        yield Variant(f"{tag}: database {bad!r}", method, f"/api/{bad}/files", kwargs)
 
 
 # --- the promised refusals ---------------------------------------------------------------------
@@ -490,6 +520,7 @@ EXPECTED_REFUSALS = {
     "auth.verify_email": (400, "INVALID_TOKEN"),
     "auth.verify_id_token": (401, "INVALID_TOKEN"),  # a made-up id_token
     "auth.nonce": (501, "FEATURE_UNAVAILABLE"),
+    "file.postsign_upload": (400, "VALIDATION_ERROR"),  # the walk's file is a row: its bytes never came
 }
 """Valid requests that the walk's made-up values get refused, for that only."""
 
@@ -575,7 +606,7 @@ def test_refused_and_nothing_changed(key: str, module_client: httpx.Client, pg: 
         headers = {**owned.headers_for(key), **variant.kwargs.get("headers", {})}
         kwargs = {k: v for k, v in variant.kwargs.items() if k != "headers"}
         response = module_client.request(variant.method, variant.path, headers=headers, **kwargs)
-        problem = refusal_problem(response, ddo=key in REGISTRY.names())
+        problem = refusal_problem(response, ddo=key in REGISTRY.names() or key == " ".join(UPLOAD_ROUTE))
         after = snapshot(pg, owned.account.account_id)
         if after != before:
             changed = sorted(
@@ -602,6 +633,9 @@ def test_the_valid_requests_are_accepted(
             if op is not None and takes_no_account(op.name):
                 add_walker(pg, db_id)
                 headers = end_user_headers(module_client, pg, module_account, db_id)
+            if op is not None and op.name.startswith("file."):
+                add_walker(pg, db_id)
+                add_file(pg, db_id)
             response = module_client.request(method, path, headers=headers, **kwargs)
             if op is not None and op.name in EXPECTED_REFUSALS:
                 status, code = EXPECTED_REFUSALS[op.name]

@@ -7,7 +7,11 @@ HTTP client.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -30,10 +34,19 @@ def free_port() -> int:
         return port
 
 
+@functools.cache
+def _run_data_dir() -> str:
+    path = tempfile.mkdtemp(prefix="pgcube-test-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def test_settings(database_url: str, **overrides: object) -> Settings:
     """Settings for a test server on ``database_url`` (already migrated)."""
     values: dict[str, object] = {
         "database_url": database_url,
+        # The local file store lives under the data directory: one of the run's own, never the checkout.
+        "data_dir": _run_data_dir(),
         "migrate_on_start": False,
         "jwt_secret": TEST_JWT_SECRET,
         "pool_min_size": 1,
