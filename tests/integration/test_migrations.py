@@ -50,7 +50,7 @@ def test_upgrade_from_empty_creates_the_control_plane(empty_db: tuple[str, SyncP
     migrations.upgrade(url)
 
     assert control_tables(conn) >= CONTROL_TABLES
-    assert conn.fetchval("SELECT version_num FROM pgcube.alembic_version") == "0006"
+    assert conn.fetchval("SELECT version_num FROM pgcube.alembic_version") == "0007"
     assert (
         conn.fetchval("SELECT to_regprocedure('pgcube.update_holds(text[], integer, integer)')") is not None
     )

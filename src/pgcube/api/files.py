@@ -34,6 +34,7 @@ from typing import Annotated, Any, Final
 import msgspec
 from litestar import Request, Response, Router, get, head, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
@@ -52,6 +53,7 @@ from pgcube.files.service import FileRuntime, NewFile, files_of
 from pgcube.files.transfers import downloadable, granted_upload, receive_upload
 from pgcube.ops import Context
 from pgcube.ops.files import upload
+from pgcube.schemas.files import FileAnswer
 from pgcube.settings import Settings
 from pgcube.storage.disposition import content_disposition
 
@@ -139,6 +141,9 @@ def _metadata(value: str | None) -> dict[str, Any] | None:
     status_code=201,
     request_max_body_size=None,  # this route streams, under its own limit (max_file_bytes)
     operation_class=UploadOperation,
+    responses={
+        201: ResponseSpec(data_container=FileAnswer, description="The file, ready", generate_examples=False)
+    },
 )
 async def upload_file(
     database_id: Annotated[str, PathParameter(description="The database's id (24 hex digits)")],

@@ -42,6 +42,7 @@ ERRORS: dict[int, str] = {  # the one description of each error status, for ever
     404: "NOT_FOUND, DATABASE_NOT_FOUND, COLLECTION_NOT_FOUND, DOCUMENT_NOT_FOUND, FILE_NOT_FOUND or UNKNOWN_OP",
     409: "DUPLICATE_KEY or CONFLICT",
     413: "PAYLOAD_TOO_LARGE or FILE_TOO_LARGE",
+    416: "RANGE_NOT_SATISFIABLE: a file download's Range starts past its end",
     422: "IDEMPOTENCY_KEY_REUSED",
     429: "RATE_LIMIT_EXCEEDED (details: limit, remaining, reset_at, retry_after)",
     500: "INTERNAL_ERROR (details: request_id)",
@@ -113,7 +114,7 @@ def document_error_responses(app: Litestar) -> None:
     for path, item in (document.paths or {}).items():
         envelope = DDO_ENVELOPE_SCHEMA if path in ddo_paths else REST_ENVELOPE
         statuses = PROBE_ERRORS if path in ("/health", "/ready") else tuple(ERRORS)
-        for operation in (item.get, item.post, item.put, item.patch, item.delete):
+        for operation in (item.get, item.head, item.post, item.put, item.patch, item.delete):
             if operation is None:
                 continue
             responses = operation.responses if operation.responses is not None else {}

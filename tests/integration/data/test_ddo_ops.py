@@ -203,7 +203,6 @@ def test_unknown_op_is_404(db: Db) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"op": "file.info", "_key": "abc", "signed_ttl": 60},
         {"op": "vdb.search", "collection": "docs", "query": "hello", "limit": 5},
         {"op": "xai.generate", "user_input": "Write a haiku"},
     ],
@@ -213,6 +212,14 @@ def test_the_seeds_other_services_are_unknown_ops_not_bad_bodies(db: Db, body: d
     have yet answer 404 UNKNOWN_OP, never '400 Unknown field: grant_type'."""
     error = db.error(body, 404, "UNKNOWN_OP")
     assert error["details"]["op"] == body["op"]
+
+
+def test_the_seeds_file_info_example_is_a_file_not_found(db: Db) -> None:
+    """The seed's Storage example, verbatim: the op exists now (SPEC §12); its made-up file does not."""
+    error = db.error(
+        {"op": "file.info", "_key": "file_abc123xyz789", "signed_ttl": 3600}, 404, "FILE_NOT_FOUND"
+    )
+    assert error["details"] == {"_key": "file_abc123xyz789"}
 
 
 def test_bad_query_points_at_the_key(db: Db) -> None:

@@ -39,6 +39,7 @@ DOCUMENT_ROUTES = {
     ("DELETE", "/api/crud"),
     ("POST", "/api/import_data"),
     ("POST", "/api/{database_id:str}"),
+    ("POST", "/api/{database_id:str}/files"),  # the direct upload: files take web keys (SPEC §12)
 }
 """The ``/api`` routes a web key may use (under the access rules); every other one is management."""
 LEFT_OUT = object()
