@@ -191,6 +191,29 @@ def start_pgcube_granian(database_url: str, work: Path, jwt_secret: str) -> Serv
     return server
 
 
+def start_upload_floor(work: Path) -> Server:
+    """``bench.upload_floor:app`` (a body drained, nothing else) under uvicorn, as ``pgcube serve`` runs."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.upload_floor:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    floor = Server("upload floor (uvicorn)", argv, dict(os.environ), port, work / "upload-floor.log")
+    floor.wait_ready("/")
+    return floor
+
+
 def start_ceiling(canned_dir: Path, work: Path, server: str = "uvicorn", database_url: str = "") -> Server:
     """The trivial Litestar app under uvicorn, configured like ``pgcube serve`` (or under granian);
     with ``database_url``, its bound route has a pool on that database."""
