@@ -206,7 +206,7 @@ def markdown(results: dict[str, Any]) -> str:
             "|---|---:|---:|---|",
             row(f"floor: `cp` of a {mb} MB file on the same disk", cp, "1x"),
             row(
-                "sha256 of the file, in memory (the work an upload adds to a copy)",
+                "sha256 of the file, read in 1 MiB blocks (the work an upload adds to a copy)",
                 results["sha256_s"],
                 f"{results['sha256_s'] / cp:.2f}x",
             ),
