@@ -45,8 +45,8 @@ class FilesDb:
         metadata: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """The direct upload (``POST /api/{database_id}/files``). Public by default: a private
-        file's answer carries a presigned URL, which the S3 backend builds elsewhere."""
+        """The direct upload (``POST /api/{database_id}/files``). Public by default: the tests of
+        private files and their signed URLs say so."""
         form: dict[str, str] = {"public_read": "true" if public else "false"}
         if metadata is not None:
             form["metadata"] = metadata

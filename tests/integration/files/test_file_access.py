@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pgcube.ops import REGISTRY
 from tests.integration.files.support import FilesDb, error_code, new_files_db
 from tests.support.end_users import signed_in, web_key
 from tests.support.live import LiveServer
@@ -60,6 +61,44 @@ def test_end_users_see_only_their_own_files(db: FilesDb, pg: SyncPg) -> None:
     theirs = db.uploaded(b"bob's", headers=bob.headers(key))
     # A server key sees every file.
     assert sorted(keys(db.ok({"op": "file.list"}))) == sorted([mine["_key"], theirs["_key"]])
+
+
+B_WALK: dict[str, Any] = {
+    "file.presign_upload": None,  # B's own new file: nothing of A's to reach
+    "file.postsign_upload": ("404", {"_key": "A"}),
+    "file.upload_error": ("404", {"_key": "A", "errors": ["b was here"]}),
+    "file.info": ("404", {"_key": "A", "signed_ttl": 60}),
+    "file.update": ("404", {"_key": "A", "public_read": True, "metadata": {"b": 1}, "filename": "b.txt"}),
+    "file.delete": ("none", {"_keys": ["A"]}),
+    "file.list": ("none", {"match": {"_key": "A"}}),
+}
+"""Every ``file.*`` op, as end user B against end user A's file (``A`` stands for its key)."""
+
+
+def test_every_file_op_as_another_end_user_finds_nothing_and_changes_nothing(db: FilesDb, pg: SyncPg) -> None:
+    assert set(B_WALK) == {op.name for op in REGISTRY.ops if op.name.startswith("file.")}, "walk the new op"
+    key = web_key(db.client, db.account, db.id)
+    alice, bob = signed_in(pg, db.id), signed_in(pg, db.id)
+    pending = db.ok({"op": "file.presign_upload", "filename": "a.txt"}, alice.headers(key))["info"]["_key"]
+    ready = db.uploaded(b"alice's", public=False, headers=alice.headers(key))["_key"]
+    before = db.rows()
+    for name, walk in B_WALK.items():
+        if walk is None:
+            continue
+        expected, body = walk
+        for target in (pending, ready):
+            filled = {k: ([target] if v == ["A"] else target if v == "A" else v) for k, v in body.items()}
+            response = db.op({"op": name, **filled}, bob.headers(key))
+            if expected == "404":
+                assert response.status_code == 404, (name, response.text)
+                assert error_code(response) == "FILE_NOT_FOUND"
+            else:
+                assert response.status_code == 200, (name, response.text)
+                assert response.json()["data"] in ([], {"count": 0}), (name, response.text)
+    assert db.rows() == before
+    # A's private file by its path, without A's signature: forbidden, whoever asks.
+    response = db.client.get(f"/files/{db.id}/{ready}/a.txt", headers=bob.headers(key))
+    assert response.status_code == 403, response.text
 
 
 def test_a_web_key_without_a_user_is_401_under_owner_rules(db: FilesDb) -> None:
