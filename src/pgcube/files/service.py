@@ -26,7 +26,14 @@ from pgcube.auth.signing_key import resolve_jwt_secret
 from pgcube.data import commands
 from pgcube.data.service import DocumentService, Page, Target
 from pgcube.db.session import Session
-from pgcube.errors import FileNotFound, FileTooLarge, StorageQuotaExceeded, UploadExpired, ValidationError
+from pgcube.errors import (
+    FileNotFound,
+    FileTooLarge,
+    InvalidFileType,
+    StorageQuotaExceeded,
+    UploadExpired,
+    ValidationError,
+)
 from pgcube.files import repository
 from pgcube.files.models import (
     Acl,
@@ -260,6 +267,13 @@ class FileService:
             raise FileTooLarge(details={"max_bytes": limit, "filesize": info.size})
         await self._check_quota(info.size - file.size)
         written = await store.digest(file.object_key)
+        if written.content_type is not None and written.content_type != file.content_type:
+            # S3 enforces the policy's Content-Type; a store that does not (moto) is caught here.
+            await store.delete([file.object_key])
+            raise InvalidFileType(
+                "The bytes arrived with another content type than announced: upload them again",
+                details={"_key": key, "content_type": written.content_type, "expected": file.content_type},
+            )
         conn = await self.session.connection()
         finished = await repository.finish_upload(conn, self.schema, key, written.size, written.sha256)
         if finished is None:  # a concurrent finish or failure got there first

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -46,6 +46,8 @@ PARTS_IN_FLIGHT = 4
 class Written:
     size: int
     sha256: str
+    content_type: str | None = field(default=None, compare=False)
+    """The type the store keeps with the object (S3; the local disk keeps none): not the bytes."""
 
 
 @dataclass(frozen=True)
@@ -140,13 +142,16 @@ class FileStore:
                 yield bytes(chunk)
 
     async def digest(self, key: str) -> Written:
-        """The object's size and sha256, read through once."""
+        """The object's size, sha256 and (on S3) stored content type, read through once."""
         digest = hashlib.sha256()
         size = 0
-        async for chunk in self.read(key):
-            size += len(chunk)
-            digest.update(chunk)
-        return Written(size, digest.hexdigest())
+        with _answering():
+            result = await obstore.get_async(self.store, key)
+            async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
+                size += len(chunk)
+                digest.update(chunk)
+        content_type = result.attributes.get("Content-Type")
+        return Written(size, digest.hexdigest(), None if content_type is None else str(content_type))
 
     async def delete(self, keys: Sequence[str]) -> None:
         """Remove the objects; one already gone is not an error."""

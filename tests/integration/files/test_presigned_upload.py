@@ -70,6 +70,20 @@ def test_the_sdk_helper_uploads_unchanged(db: FileDb, tmp_path: Path) -> None:
     assert downloaded.content == content
 
 
+def test_bytes_of_another_type_than_announced_are_refused_at_postsign(db: FileDb, backend: str) -> None:
+    """S3 refuses a form that breaks its policy's Content-Type, and pgcube's form a token's; a store
+    that checks nothing (moto) keeps the type it was sent, and postsign refuses it: no ready file."""
+    presigned = db.presign("a.png", "image/png", 6)
+    response = post_form(db, presigned, b"<html>", **{"Content-Type": "text/html"})
+    if backend == "local":
+        assert_error(response, 403, "FORBIDDEN")
+    else:
+        assert response.status_code == 204  # moto does not enforce the policy
+        assert_error(db.op("file.postsign_upload", _key=presigned["_key"]), 400, "INVALID_FILE_TYPE")
+    assert db.data("file.info", _key=presigned["_key"])["status"] == "pending"
+    assert_error(db.op("file.postsign_upload", _key=presigned["_key"]), 400, "VALIDATION_ERROR")
+
+
 def test_the_form_answers_as_s3_does(db: FileDb, local_only: None) -> None:
     presigned = db.presign("a.txt", "text/plain", 5)
     response = post_form(db, presigned, b"hello")
