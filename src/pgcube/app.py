@@ -46,8 +46,9 @@ log = logging.getLogger("pgcube")
 
 def route_handlers() -> Sequence[ControllerRouterHandler]:
     """Every route group of the service; a new group is one more entry here."""
+    from pgcube.api.downloads import files_router  # here, not above: one edit per route group
     from pgcube.api.end_users import end_users_router  # here, not above: one edit per route group
-    from pgcube.api.files import file_upload_router, files_router, storage_router  # one edit per group
+    from pgcube.api.files import file_upload_router, storage_router  # here, not above: one edit per group
     from pgcube.api.imports import imports_router  # here, not above: one edit per route group
 
     # The DDO route (/api/{database_id}) goes last: the static /api routes win over it anyway.

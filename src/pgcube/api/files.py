@@ -1,5 +1,5 @@
-"""File routes (SPEC §12): the direct upload under ``/api``, downloads under ``/files``, the
-local presigned POST under ``/storage``.
+"""File uploads (SPEC §12): the direct upload under ``/api``, the local presigned POST under
+``/storage`` (downloads: ``pgcube.api.downloads``).
 
 * ``POST /api/{database_id}/files`` takes ``multipart/form-data``: the text
   fields ``public_read``, ``metadata`` (a JSON object), ``folder``, then
@@ -8,12 +8,6 @@ local presigned POST under ``/storage``.
   steps around them run through the runner every DDO op goes through, so
   credentials and access rules are the ``file.*`` ops' own
   (``pgcube.ops.files.upload``). 201 ``{"data": file}``.
-* ``GET``/``HEAD /files/{database_id}/{_key}/{filename}`` — no credentials:
-  the URL is one (a private file's ``exp`` and ``sig``). The last segment is
-  the name the link shows; the file is found by its ``_key`` alone, so a
-  renamed file's older links keep working. Bytes stream from the store (both
-  backends), one range at a time, under headers that keep a browser from
-  running them (``pgcube.api.ranges`` decides 206, 304 and 416).
 * ``POST /storage/upload`` — no credentials: the local store's stand-in for an
   S3 presigned POST (``file.presign_upload`` points clients here when the bytes
   live on the local disk). The form is S3's: ``key``, ``Content-Type`` and
@@ -21,41 +15,35 @@ local presigned POST under ``/storage``.
   ``success_action_status`` asked for: 200). The file
   stays ``pending`` until ``file.postsign_upload``.
 
-No route here holds a database connection while bytes move (``pgcube.files.transfers``).
+Neither route holds a database connection while bytes move (``pgcube.files.transfers``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import msgspec
-from litestar import Request, Response, Router, get, head, post
+from litestar import Request, Response, Router, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
-from litestar.params import PathParameter, QueryParameter
-from litestar.response import Stream
+from litestar.params import PathParameter
 
 from pgcube import errors
-from pgcube.api.deps import Config, DatabaseId, provide_settings, request_session
+from pgcube.api.deps import Config, provide_settings, request_session
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.api.multipart import FormShape, UploadLimits, read_form
-from pgcube.api.ranges import ByteRange, http_date, not_modified, range_applies, requested_range
 from pgcube.api.ratelimit import client_address, provide_limited_principal
 from pgcube.api.responses import ddo_response
-from pgcube.files.models import StoredFile, is_active
-from pgcube.files.service import FileRuntime, NewFile, files_of
-from pgcube.files.transfers import downloadable, granted_upload, receive_upload
+from pgcube.files.service import NewFile, files_of
+from pgcube.files.transfers import granted_upload, receive_upload
 from pgcube.ops import Context
 from pgcube.ops.files import upload
 from pgcube.schemas.files import FileAnswer
 from pgcube.settings import Settings
-from pgcube.storage.disposition import content_disposition
 
 TAGS: Final = ["files"]
 
@@ -175,179 +163,6 @@ async def upload_file(
 
 def file_upload_router() -> Router:
     return Router(path="/api", route_handlers=[upload_file])
-
-
-PUBLIC_MAX_AGE: Final = 600
-"""Seconds a shared cache may keep a public file (a file made private stops being served
-by pgcube at once; a cache may serve its copy this long)."""
-SIGNED_MAX_AGE: Final = 3600
-"""The longest a browser keeps a private file; never past its URL's ``exp``."""
-
-# --- downloads ---------------------------------------------------------------------------------
-
-FileKey = Annotated[str, PathParameter(description="The file's _key")]
-Filename = Annotated[
-    str, PathParameter(description="The file's name, for the link only: the file is found by its _key")
-]
-Expires = Annotated[
-    str | None,
-    QueryParameter(name="exp", description="A private file's signed URL: when it expires (Unix time)"),
-]
-Signature = Annotated[
-    str | None, QueryParameter(name="sig", description="A private file's signed URL: its signature")
-]
-
-
-@dataclass(frozen=True)
-class Download:
-    """A file about to be served: its row, the runtime, and the headers every answer carries."""
-
-    file: StoredFile
-    runtime: FileRuntime
-    headers: dict[str, str]
-
-    @property
-    def etag(self) -> str:
-        return self.headers["etag"]
-
-
-async def _download(state: State, database_id: str, key: str, exp: str | None, sig: str | None) -> Download:
-    runtime = files_of(state)
-    async with request_session(state) as session:
-        file = await downloadable(session, runtime, database_id, key, expires_at=exp, signature=sig)
-    content_type = file.content_type
-    active = is_active(content_type)
-    if file.is_public:
-        cache = f"public, max-age={PUBLIC_MAX_AGE}"
-    else:
-        cache = f"private, max-age={max(0, min(SIGNED_MAX_AGE, int(exp or 0) - int(time.time())))}"
-    headers = {
-        "content-type": content_type,
-        "etag": f'"{file.data.get("sha256") or file.key}"',
-        "last-modified": http_date(file.modified_at),
-        "accept-ranges": "bytes",
-        "cache-control": cache,
-        "content-disposition": content_disposition(file.filename, attachment=active),
-    }
-    if active:
-        headers["content-security-policy"] = "sandbox"
-    return Download(file, runtime, headers)
-
-
-def _range_of(request: Request[Any, Any, Any], download: Download) -> ByteRange | None:
-    """The one range to serve, or None for the whole file (or a 304 / 416 raised as answers)."""
-    file, request_headers = download.file, request.headers
-    if not_modified(
-        request_headers.get("if-none-match"),
-        request_headers.get("if-modified-since"),
-        download.etag,
-        file.modified_at,
-    ):
-        raise _NotModified(download.headers)
-    if not range_applies(request_headers.get("if-range"), download.etag, file.modified_at):
-        return None
-    return requested_range(request_headers.get("range"), file.size)
-
-
-class _NotModified(Exception):
-    def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__("not modified")
-        self.headers = {name: value for name, value in headers.items() if name != "content-type"}
-
-
-def _head_answer(download: Download, byte_range: ByteRange | None) -> tuple[int, dict[str, str]]:
-    headers = dict(download.headers)
-    if byte_range is None:
-        headers["content-length"] = str(download.file.size)
-        return 200, headers
-    headers["content-length"] = str(byte_range.length)
-    headers["content-range"] = byte_range.content_range()
-    return 206, headers
-
-
-async def _bytes(
-    runtime: FileRuntime, file: StoredFile, byte_range: ByteRange | None
-) -> AsyncIterator[bytes]:
-    """The file's bytes (or the range's), the first chunk already fetched: a file whose bytes are
-    missing from the store is a 404 before any header is sent."""
-    start, end = (0, None) if byte_range is None else (byte_range.start, byte_range.end)
-    stream = runtime.store.read(file.object_key, start=start, end=end)
-    try:
-        first = await anext(stream, b"")
-    except FileNotFoundError:
-        raise errors.FileNotFound() from None
-    return _chunks(first, stream)
-
-
-async def _chunks(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for chunk in rest:
-        yield chunk
-
-
-_DOWNLOAD_PATH: Final = "/{database_id:str}/{file_key:str}/{filename:str}"
-_DOWNLOAD_DESCRIPTION: Final = (
-    "A public file needs nothing; a private one needs its signed URL's exp and sig (403 otherwise). "
-    "One Range (bytes=a-b, a-, -n) answers 206, one past the end 416; several ranges answer the "
-    "whole file. If-None-Match / If-Modified-Since answer 304. HTML, SVG, XML and JavaScript come "
-    "as attachments under Content-Security-Policy: sandbox."
-)
-
-
-@get(
-    _DOWNLOAD_PATH,
-    operation_id="downloadFile",
-    tags=TAGS,
-    summary="Download a file (streamed; Range, ETag)",
-    description=_DOWNLOAD_DESCRIPTION,
-)
-async def download_file(
-    request: Request[Any, Any, Any],
-    state: State,
-    database_id: DatabaseId,
-    file_key: FileKey,
-    filename: Filename,
-    exp: Expires = None,
-    sig: Signature = None,
-) -> Response[Any]:
-    download = await _download(state, database_id, file_key, exp, sig)
-    try:
-        byte_range = _range_of(request, download)
-    except _NotModified as answer:
-        return Response(content=b"", status_code=304, headers=answer.headers)
-    status, headers = _head_answer(download, byte_range)
-    content = await _bytes(download.runtime, download.file, byte_range)
-    return Stream(content=content, status_code=status, headers=headers, media_type=download.file.content_type)
-
-
-@head(
-    _DOWNLOAD_PATH,
-    operation_id="downloadFileHead",
-    tags=TAGS,
-    summary="A file's headers: size, type, ETag (HEAD of downloadFile)",
-    description=_DOWNLOAD_DESCRIPTION,
-)
-async def download_file_head(
-    request: Request[Any, Any, Any],
-    state: State,
-    database_id: DatabaseId,
-    file_key: FileKey,
-    filename: Filename,
-    exp: Expires = None,
-    sig: Signature = None,
-) -> Response[None]:
-    download = await _download(state, database_id, file_key, exp, sig)
-    try:
-        byte_range = _range_of(request, download)
-    except _NotModified as answer:
-        return Response(content=None, status_code=304, headers=answer.headers)
-    status, headers = _head_answer(download, byte_range)
-    return Response(content=None, status_code=status, headers=headers)
-
-
-def files_router() -> Router:
-    return Router(path="/files", route_handlers=[download_file, download_file_head])
 
 
 # --- the local store's presigned POST ----------------------------------------------------------
