@@ -176,6 +176,26 @@ def start_pgcube(database_url: str, work: Path, jwt_secret: str | None = None) -
     return server
 
 
+def _uvicorn(app: str, port: int, *extra: str) -> list[str]:
+    """``app`` under uvicorn as ``pgcube serve`` runs it: its workers, quiet, no access log."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        *extra,
+    ]
+
+
 def _granian(app: str, port: int) -> list[str]:
     return [sys.executable, "-m", "granian", *GRANIAN, "--workers", str(WORKERS), "--port", str(port), app]
 
@@ -194,21 +214,7 @@ def start_pgcube_granian(database_url: str, work: Path, jwt_secret: str) -> Serv
 def start_upload_floor(work: Path) -> Server:
     """``bench.upload_floor:app`` (a body drained, nothing else) under uvicorn, as ``pgcube serve`` runs."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.upload_floor:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(WORKERS),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    argv = _uvicorn("bench.upload_floor:app", port)
     floor = Server("upload floor (uvicorn)", argv, dict(os.environ), port, work / "upload-floor.log")
     floor.wait_ready("/")
     return floor
@@ -222,23 +228,7 @@ def start_ceiling(canned_dir: Path, work: Path, server: str = "uvicorn", databas
     if server == "granian":
         argv = _granian("bench.ceiling:app", port)
     else:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.ceiling:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "30",
-        ]
+        argv = _uvicorn("bench.ceiling:app", port, "--timeout-graceful-shutdown", "30")
     ceiling = Server(f"ceiling ({server})", argv, env, port, work / f"ceiling-{server}.log")
     ceiling.wait_ready("/health")
     return ceiling
