@@ -8,13 +8,14 @@ HTTP client.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import httpx
@@ -104,3 +105,12 @@ class LiveServer:
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def linked_server(database_url: str, **overrides: object) -> Iterator[LiveServer]:
+    """A test server whose links (file URLs, presigned forms) name its own address."""
+    port = free_port()
+    settings = test_settings(database_url, public_url=f"http://127.0.0.1:{port}", **overrides)
+    with LiveServer(settings, port=port) as server:
+        yield server

@@ -13,15 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.live import LiveServer, free_port, test_settings
+from tests.support.live import LiveServer, linked_server
 from tests.support.s3 import StorageBackend
 
 
 @pytest.fixture(scope="package")
 def files_server(pg_url: str, storage_backend: StorageBackend) -> Iterator[LiveServer]:
-    port = free_port()
-    settings = test_settings(pg_url, public_url=f"http://127.0.0.1:{port}", **storage_backend.overrides)
-    with LiveServer(settings, port=port) as server:
+    with linked_server(pg_url, **storage_backend.overrides) as server:
         yield server
 
 

@@ -17,7 +17,7 @@ from pgcube.data.maintenance import run_once
 from pgcube.db.pool import create_pool
 from pgcube.files.service import open_file_runtime, sweep_all_stale_uploads, sweep_stale_uploads
 from tests.integration.files.support import FilesDb, error_code, new_files_db, stored
-from tests.support.live import LiveServer, free_port, test_settings
+from tests.support.live import LiveServer, linked_server
 from tests.support.sync_pg import SyncPg
 
 MAX_BYTES = 1000
@@ -26,16 +26,13 @@ QUOTA_BYTES = 2500
 
 @pytest.fixture(scope="module")
 def small_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    port = free_port()
-    settings = test_settings(
+    with linked_server(
         pg_url,
         data_dir=str(tmp_path_factory.mktemp("files-limits")),
-        public_url=f"http://127.0.0.1:{port}",
         max_file_bytes=MAX_BYTES,
         file_types="image/*,text/plain",
         quota_storage_bytes=QUOTA_BYTES,
-    )
-    with LiveServer(settings, port=port) as server:
+    ) as server:
         yield server
 
 

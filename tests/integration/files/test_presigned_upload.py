@@ -26,7 +26,7 @@ from tests.integration.files.transfers import (
     pattern,
     sha256_of,
 )
-from tests.support.live import LiveServer, free_port, test_settings
+from tests.support.live import LiveServer, linked_server
 from tests.support.sync_pg import SyncPg
 
 
@@ -227,14 +227,9 @@ class PeakRss:
 
 @pytest.fixture(scope="module")
 def big_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    port = free_port()
-    settings = test_settings(
-        pg_url,
-        data_dir=str(tmp_path_factory.mktemp("files-big")),
-        public_url=f"http://127.0.0.1:{port}",
-        max_file_bytes=BIG + 1024,
-    )
-    with LiveServer(settings, port=port) as server:
+    with linked_server(
+        pg_url, data_dir=str(tmp_path_factory.mktemp("files-big")), max_file_bytes=BIG + 1024
+    ) as server:
         yield server
 
 
