@@ -49,7 +49,9 @@ TAGS: Final = ["files"]
 
 # --- the direct upload -------------------------------------------------------------------------
 
-UPLOAD_FORM: Final = FormShape(text_fields=("public_read", "metadata", "folder"), file_field="file")
+UPLOAD_FORM: Final = FormShape(
+    text_fields=("public_read", "metadata", "folder", "_userkey"), file_field="file"
+)
 FORM_OVERHEAD_BYTES: Final = 64 * 1024
 """Room for the form's text fields and part headers beyond the file itself."""
 
@@ -79,6 +81,10 @@ class UploadOperation(Operation):
                             "folder": Schema(
                                 type=OpenAPIType.STRING,
                                 description="Segments of letters, digits, '.', '_', '-' joined by '/'",
+                            ),
+                            "_userkey": Schema(
+                                type=OpenAPIType.STRING,
+                                description="The end user the file is for (a server key's to give)",
                             ),
                             "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
                         },
@@ -148,6 +154,7 @@ async def upload_file(
             public=_flag(form.fields.get("public_read"), "public_read"),
             metadata=_metadata(form.fields.get("metadata")),
             folder=form.fields.get("folder"),
+            userkey=form.fields.get("_userkey") or None,
         )
         ctx = Context(
             session,

@@ -24,6 +24,7 @@ import msgspec
 
 from pgcube.auth.signing_key import resolve_jwt_secret
 from pgcube.data import commands
+from pgcube.data.documents import KEY_PATTERN
 from pgcube.data.service import DocumentService, Page, Target
 from pgcube.db.session import Session
 from pgcube.errors import (
@@ -191,6 +192,10 @@ class FileService:
                 raise FileTooLarge(details={"max_bytes": limit, "filesize": new.filesize})
             limit = new.filesize
         folder = check_folder(new.folder)
+        if new.userkey is not None and not KEY_PATTERN.match(new.userkey):
+            raise ValidationError(
+                "_userkey must be 1-64 letters, digits, '_' or '-'", details={"field": "_userkey"}
+            )
         data = {
             "filename": filename,
             "filesize": new.filesize or 0,

@@ -10,6 +10,7 @@ bodies here are closed (a key an op does not read is a 400).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -51,6 +52,8 @@ class PresignBody(Body):
     metadata: dict[str, Any] | None = None
     info: dict[str, Any] | None = None
     folder: str | None = None
+    userkey: str | None = msgspec.field(default=None, name="_userkey")
+    """The end user the file is for: a server key's to give (a web key's file is its user's)."""
 
     def command(self) -> NewFile:
         return NewFile(
@@ -60,6 +63,7 @@ class PresignBody(Body):
             public=self.public_read,
             metadata=_metadata(self.metadata, self.info),
             folder=self.folder,
+            userkey=self.userkey,
         )
 
 
@@ -181,7 +185,7 @@ class ListBody(Body):
 
 
 async def _presign(ctx: Context, new: NewFile) -> Answer:
-    presigned = await ctx.files.presign_upload(new)
+    presigned = await ctx.files.presign_upload(for_caller(ctx, new))
     file = ctx.files.answer(presigned.file)
     data = {
         "url": presigned.url,
@@ -228,8 +232,14 @@ async def _list(ctx: Context, command: commands.Find) -> Answer:
     return Answer(files, {"pagination": pagination})
 
 
+def for_caller(ctx: Context, new: NewFile) -> NewFile:
+    """``new`` as the caller may announce it: a web key's ``_userkey`` is ignored (PostgreSQL stamps
+    its signed-in user's, SPEC §11.4)."""
+    return dataclasses.replace(new, userkey=None) if ctx.principal.is_web else new
+
+
 async def _admit_upload(ctx: Context, new: NewFile) -> DirectUpload:
-    return await ctx.files.admit_upload(new)
+    return await ctx.files.admit_upload(for_caller(ctx, new))
 
 
 async def _record_upload(ctx: Context, command: tuple[DirectUpload, Written]) -> Answer:
