@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pgcube.management.naming import is_database_id
-from tests.integration.files.transfers import FileDb, new_file_db, pattern, sha256_of
+from tests.integration.files.support import SIGNER, FilesDb, new_files_db, pattern, sha256_of
 from tests.support.live import LiveServer
 from tests.support.sync_pg import SyncPg
 
@@ -21,20 +21,20 @@ CONTENT = bytes(range(256)) * 4  # 1024 bytes, each position telling
 
 
 @pytest.fixture(scope="module")
-def db(files_server: LiveServer, pg: SyncPg) -> Iterator[FileDb]:
+def db(files_server: LiveServer, pg: SyncPg) -> Iterator[FilesDb]:
     with files_server.client() as client:
-        yield new_file_db(client, pg)
+        yield new_files_db(client, files_server.settings, pg)
 
 
 @pytest.fixture(scope="module")
-def private_file(db: FileDb) -> dict[str, Any]:
-    file: dict[str, Any] = db.uploaded("report.txt", CONTENT)
+def private_file(db: FilesDb) -> dict[str, Any]:
+    file: dict[str, Any] = db.uploaded(CONTENT, filename="report.txt", public=False)
     return file
 
 
 @pytest.fixture(scope="module")
-def public_file(db: FileDb) -> dict[str, Any]:
-    file: dict[str, Any] = db.uploaded("logo.txt", CONTENT, public=True)
+def public_file(db: FilesDb) -> dict[str, Any]:
+    file: dict[str, Any] = db.uploaded(CONTENT, filename="logo.txt", public=True)
     return file
 
 
@@ -46,15 +46,15 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 # --- who may fetch -----------------------------------------------------------------------------
 
 
-def test_the_file_url_of_a_private_file_serves_it(db: FileDb, private_file: dict[str, Any]) -> None:
-    url = db.data("file.info", _key=private_file["_key"])["url"]
+def test_the_file_url_of_a_private_file_serves_it(db: FilesDb, private_file: dict[str, Any]) -> None:
+    url = db.ok({"op": "file.info", "_key": private_file["_key"]})["url"]
     # Locally pgcube's own signed path; on S3 the store's presigned GET.
     response = httpx.get(url, timeout=30)
     assert response.status_code == 200, response.text
     assert response.content == CONTENT
 
 
-def test_a_signed_path_serves_a_private_file(db: FileDb, private_file: dict[str, Any]) -> None:
+def test_a_signed_path_serves_a_private_file(db: FilesDb, private_file: dict[str, Any]) -> None:
     response = db.client.get(db.signed_path(private_file))
     assert response.status_code == 200, response.text
     assert response.content == CONTENT
@@ -62,7 +62,7 @@ def test_a_signed_path_serves_a_private_file(db: FileDb, private_file: dict[str,
     assert hashlib.sha256(response.content).hexdigest() == private_file["sha256"]
 
 
-def test_a_private_file_without_a_signature_is_forbidden(db: FileDb, private_file: dict[str, Any]) -> None:
+def test_a_private_file_without_a_signature_is_forbidden(db: FilesDb, private_file: dict[str, Any]) -> None:
     assert_error(db.client.get(db.plain_path(private_file)), 403, "FORBIDDEN")
     assert_error(db.client.get(db.plain_path(private_file) + "?exp=2000000000"), 403, "FORBIDDEN")
 
@@ -73,10 +73,8 @@ def _tampered(signature: str) -> str:
 
 @pytest.mark.parametrize("change", ["sig", "exp", "expired", "other file", "garbage exp"])
 def test_a_changed_or_expired_signature_is_forbidden(
-    db: FileDb, private_file: dict[str, Any], public_file: dict[str, Any], change: str
+    db: FilesDb, private_file: dict[str, Any], public_file: dict[str, Any], change: str
 ) -> None:
-    from tests.integration.files.transfers import SIGNER
-
     exp = int(time.time()) + 600
     sig = SIGNER.download_signature(db.id, private_file["_key"], exp)
     if change == "sig":
@@ -89,24 +87,24 @@ def test_a_changed_or_expired_signature_is_forbidden(
             private_file, past, SIGNER.download_signature(db.id, private_file["_key"], past)
         )
     elif change == "other file":
-        other = db.uploaded("other.txt", b"other")
+        other = db.uploaded(b"other", filename="other.txt", public=False)
         path = db.signed_path(other, exp, sig)
     else:
         path = f"{db.plain_path(private_file)}?exp=1e10&sig={sig}"
     assert_error(db.client.get(path), 403, "FORBIDDEN")
 
 
-def test_a_public_file_needs_no_signature(db: FileDb, public_file: dict[str, Any]) -> None:
+def test_a_public_file_needs_no_signature(db: FilesDb, public_file: dict[str, Any]) -> None:
     response = db.client.get(db.plain_path(public_file))
     assert response.status_code == 200, response.text
     assert response.content == CONTENT
     assert response.headers["cache-control"].startswith("public, max-age=")
-    assert db.data("file.info", _key=public_file["_key"])["url"].endswith(
+    assert db.ok({"op": "file.info", "_key": public_file["_key"]})["url"].endswith(
         f"/files/{db.id}/{public_file['_key']}/logo.txt"
     )
 
 
-def test_the_name_in_the_path_is_only_for_the_link(db: FileDb, public_file: dict[str, Any]) -> None:
+def test_the_name_in_the_path_is_only_for_the_link(db: FilesDb, public_file: dict[str, Any]) -> None:
     for name in ("logo.txt", "renamed.pdf", "x"):
         response = db.client.get(f"/files/{db.id}/{public_file['_key']}/{name}")
         assert response.status_code == 200, name
@@ -114,7 +112,7 @@ def test_the_name_in_the_path_is_only_for_the_link(db: FileDb, public_file: dict
 
 
 @pytest.mark.parametrize("which", ["unknown database", "malformed database", "unknown file", "pending file"])
-def test_what_is_not_there_is_one_404(db: FileDb, public_file: dict[str, Any], which: str) -> None:
+def test_what_is_not_there_is_one_404(db: FilesDb, public_file: dict[str, Any], which: str) -> None:
     key = public_file["_key"]
     path = {
         "unknown database": f"/files/{'0' * 24}/{key}/a",
@@ -122,8 +120,13 @@ def test_what_is_not_there_is_one_404(db: FileDb, public_file: dict[str, Any], w
         "unknown file": f"/files/{db.id}/{'f' * 24}/a",
     }.get(which)
     if path is None:
-        pending = db.data(
-            "file.presign_upload", filename="p.txt", content_type="text/plain", public_read=True
+        pending = db.ok(
+            {
+                "op": "file.presign_upload",
+                "filename": "p.txt",
+                "content_type": "text/plain",
+                "public_read": True,
+            }
         )
         path = f"/files/{db.id}/{pending['info']['_key']}/p.txt"
     assert_error(db.client.get(path), 404, "FILE_NOT_FOUND")
@@ -133,7 +136,7 @@ def test_what_is_not_there_is_one_404(db: FileDb, public_file: dict[str, Any], w
 # --- what is sent -------------------------------------------------------------------------------
 
 
-def test_the_headers_of_a_download(db: FileDb, public_file: dict[str, Any]) -> None:
+def test_the_headers_of_a_download(db: FilesDb, public_file: dict[str, Any]) -> None:
     response = db.client.get(db.plain_path(public_file))
     headers = response.headers
     assert headers["content-type"] == "text/plain"
@@ -150,8 +153,10 @@ def test_the_headers_of_a_download(db: FileDb, public_file: dict[str, Any]) -> N
     ("name", "content_type"),
     [("page.html", "text/html"), ("image.svg", "image/svg+xml"), ("script.js", "text/javascript")],
 )
-def test_active_content_is_an_attachment_in_a_sandbox(db: FileDb, name: str, content_type: str) -> None:
-    file = db.uploaded(name, b"<script>alert(document.cookie)</script>", content_type, public=True)
+def test_active_content_is_an_attachment_in_a_sandbox(db: FilesDb, name: str, content_type: str) -> None:
+    file = db.uploaded(
+        b"<script>alert(document.cookie)</script>", filename=name, content_type=content_type, public=True
+    )
     response = db.client.get(db.plain_path(file))
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment; ")
@@ -159,7 +164,7 @@ def test_active_content_is_an_attachment_in_a_sandbox(db: FileDb, name: str, con
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_head_answers_the_headers_without_the_bytes(db: FileDb, public_file: dict[str, Any]) -> None:
+def test_head_answers_the_headers_without_the_bytes(db: FilesDb, public_file: dict[str, Any]) -> None:
     response = db.client.head(db.plain_path(public_file))
     assert response.status_code == 200
     assert response.content == b""
@@ -182,7 +187,7 @@ def test_head_answers_the_headers_without_the_bytes(db: FileDb, public_file: dic
     ],
 )
 def test_one_range_is_a_206(
-    db: FileDb, private_file: dict[str, Any], header: str, start: int, end: int
+    db: FilesDb, private_file: dict[str, Any], header: str, start: int, end: int
 ) -> None:
     response = db.client.get(db.signed_path(private_file), headers={"range": header})
     assert response.status_code == 206, response.text
@@ -192,7 +197,7 @@ def test_one_range_is_a_206(
 
 
 @pytest.mark.parametrize("header", ["bytes=1024-", "bytes=5000-6000", "bytes=-0"])
-def test_a_range_past_the_end_is_a_416(db: FileDb, private_file: dict[str, Any], header: str) -> None:
+def test_a_range_past_the_end_is_a_416(db: FilesDb, private_file: dict[str, Any], header: str) -> None:
     response = db.client.get(db.signed_path(private_file), headers={"range": header})
     assert_error(response, 416, "RANGE_NOT_SATISFIABLE")
     assert response.headers["content-range"] == f"bytes */{len(CONTENT)}"
@@ -200,14 +205,14 @@ def test_a_range_past_the_end_is_a_416(db: FileDb, private_file: dict[str, Any],
 
 @pytest.mark.parametrize("header", ["bytes=0-1,5-6", "lines=1-2", "bytes=9-2", "bytes=x-"])
 def test_several_ranges_or_none_understood_serve_the_whole_file(
-    db: FileDb, private_file: dict[str, Any], header: str
+    db: FilesDb, private_file: dict[str, Any], header: str
 ) -> None:
     response = db.client.get(db.signed_path(private_file), headers={"range": header})
     assert response.status_code == 200
     assert response.content == CONTENT
 
 
-def test_if_range_of_another_version_serves_the_whole_file(db: FileDb, private_file: dict[str, Any]) -> None:
+def test_if_range_of_another_version_serves_the_whole_file(db: FilesDb, private_file: dict[str, Any]) -> None:
     etag = f'"{private_file["sha256"]}"'
     same = db.client.get(db.signed_path(private_file), headers={"range": "bytes=0-1", "if-range": etag})
     assert same.status_code == 206
@@ -216,7 +221,7 @@ def test_if_range_of_another_version_serves_the_whole_file(db: FileDb, private_f
     assert other.content == CONTENT
 
 
-def test_if_none_match_answers_304(db: FileDb, private_file: dict[str, Any]) -> None:
+def test_if_none_match_answers_304(db: FilesDb, private_file: dict[str, Any]) -> None:
     etag = db.client.get(db.signed_path(private_file)).headers["etag"]
     for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
         response = db.client.get(db.signed_path(private_file), headers={"if-none-match": header})
@@ -237,9 +242,9 @@ def test_if_none_match_answers_304(db: FileDb, private_file: dict[str, Any]) -> 
 
 
 @pytest.mark.parametrize("size", [0, 1, 5 * 1024 * 1024 + 3])
-def test_bytes_round_trip_exactly(db: FileDb, size: int) -> None:
+def test_bytes_round_trip_exactly(db: FilesDb, size: int) -> None:
     content = b"".join(pattern(size))
-    file = db.uploaded("data.bin", content, "application/octet-stream")
+    file = db.uploaded(content, filename="data.bin", content_type="application/octet-stream", public=False)
     assert file["sha256"] == hashlib.sha256(content).hexdigest()
     assert file["filesize"] == str(size)
     with db.client.stream("GET", db.signed_path(file)) as response:
@@ -248,10 +253,10 @@ def test_bytes_round_trip_exactly(db: FileDb, size: int) -> None:
         assert sha256_of(response.iter_bytes()) == file["sha256"]
 
 
-def test_a_file_whose_bytes_are_gone_is_a_404(db: FileDb, files_server: LiveServer, backend: str) -> None:
+def test_a_file_whose_bytes_are_gone_is_a_404(db: FilesDb, files_server: LiveServer, backend: str) -> None:
     if backend != "local":
         pytest.skip("removes the bytes behind pgcube's back on the local disk")
-    file = db.uploaded("gone.txt", b"soon gone", public=True)
+    file = db.uploaded(b"soon gone", filename="gone.txt", public=True)
     (files_server.settings.files_path / db.id / file["_key"]).unlink()
     assert_error(db.client.get(db.plain_path(file)), 404, "FILE_NOT_FOUND")
 
@@ -275,11 +280,13 @@ NAMES = {
 
 @pytest.mark.parametrize("label", list(NAMES))
 def test_any_name_is_refused_or_served_under_its_key(
-    db: FileDb, files_server: LiveServer, backend: str, label: str
+    db: FilesDb, files_server: LiveServer, backend: str, label: str
 ) -> None:
     name = NAMES[label]
-    announced = db.op("file.presign_upload", filename=name, content_type="text/plain", public_read=True)
-    direct = db.upload(name, b"named", public=True)
+    announced = db.op(
+        {"op": "file.presign_upload", "filename": name, "content_type": "text/plain", "public_read": True}
+    )
+    direct = db.upload(b"named", filename=name, public=True)
     for response in (announced, direct):
         assert response.status_code in (200, 201, 400), response.text
     if label in ("nul", "crlf", "300 chars", "right to left", "dot dot slash", "dot dot backslash"):

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.files.support import FilesDb, error_code, make_files_db, stored
+from tests.integration.files.support import FilesDb, error_code, new_files_db, stored
 from tests.support.accounts import Account, new_account
 from tests.support.live import LiveServer
 from tests.support.sync_pg import SyncPg
@@ -53,7 +53,7 @@ def owner(module_files_client: httpx.Client, pg: SyncPg) -> Account:
 
 @pytest.fixture
 def db(module_files_client: httpx.Client, files_server: LiveServer, owner: Account, pg: SyncPg) -> FilesDb:
-    return make_files_db(module_files_client, files_server.settings, owner, pg)
+    return new_files_db(module_files_client, files_server.settings, pg, owner)
 
 
 def answer_without_url(file: dict[str, Any]) -> dict[str, Any]:

@@ -18,11 +18,11 @@ import pytest
 from singlebase.client import upload_presigned_file
 
 from pgcube.files.urls import FileSigner, UploadGrant
-from tests.integration.files.transfers import (
+from tests.integration.files.support import (
     SIGNER,
-    FileDb,
+    FilesDb,
     StreamedForm,
-    new_file_db,
+    new_files_db,
     pattern,
     sha256_of,
 )
@@ -31,9 +31,9 @@ from tests.support.sync_pg import SyncPg
 
 
 @pytest.fixture(scope="module")
-def db(files_server: LiveServer, pg: SyncPg) -> Iterator[FileDb]:
+def db(files_server: LiveServer, pg: SyncPg) -> Iterator[FilesDb]:
     with files_server.client() as client:
-        yield new_file_db(client, pg)
+        yield new_files_db(client, files_server.settings, pg)
 
 
 @pytest.fixture
@@ -47,21 +47,21 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert response.json()["error"]["code"] == code
 
 
-def post_form(db: FileDb, presigned: dict[str, Any], content: bytes, **changes: str) -> httpx.Response:
+def post_form(db: FilesDb, presigned: dict[str, Any], content: bytes, **changes: str) -> httpx.Response:
     fields = {**presigned["fields"], **changes}
     return httpx.post(presigned["url"], data=fields, files={"file": ("x.bin", content)}, timeout=30)
 
 
-def test_the_sdk_helper_uploads_unchanged(db: FileDb, tmp_path: Path) -> None:
+def test_the_sdk_helper_uploads_unchanged(db: FilesDb, tmp_path: Path) -> None:
     content = b"".join(pattern(300_000))
     path = tmp_path / "photo.jpg"
     path.write_bytes(content)
     presigned = db.presign("photo.jpg", "image/jpeg", len(content))
-    assert db.data("file.info", _key=presigned["_key"])["status"] == "pending"
+    assert db.ok({"op": "file.info", "_key": presigned["_key"]})["status"] == "pending"
 
     assert upload_presigned_file(str(path), presigned) is True
 
-    file = db.data("file.postsign_upload", _key=presigned["_key"])
+    file = db.ok({"op": "file.postsign_upload", "_key": presigned["_key"]})
     assert file["status"] == "ready"
     assert file["sha256"] == hashlib.sha256(content).hexdigest()
     assert file["filesize"] == str(len(content))
@@ -70,7 +70,7 @@ def test_the_sdk_helper_uploads_unchanged(db: FileDb, tmp_path: Path) -> None:
     assert downloaded.content == content
 
 
-def test_bytes_of_another_type_than_announced_are_refused_at_postsign(db: FileDb, backend: str) -> None:
+def test_bytes_of_another_type_than_announced_are_refused_at_postsign(db: FilesDb, backend: str) -> None:
     """S3 refuses a form that breaks its policy's Content-Type, and pgcube's form a token's; a store
     that checks nothing (moto) keeps the type it was sent, and postsign refuses it: no ready file."""
     presigned = db.presign("a.png", "image/png", 6)
@@ -79,12 +79,14 @@ def test_bytes_of_another_type_than_announced_are_refused_at_postsign(db: FileDb
         assert_error(response, 403, "FORBIDDEN")
     else:
         assert response.status_code == 204  # moto does not enforce the policy
-        assert_error(db.op("file.postsign_upload", _key=presigned["_key"]), 400, "INVALID_FILE_TYPE")
-    assert db.data("file.info", _key=presigned["_key"])["status"] == "pending"
-    assert_error(db.op("file.postsign_upload", _key=presigned["_key"]), 400, "VALIDATION_ERROR")
+        assert_error(
+            db.op({"op": "file.postsign_upload", "_key": presigned["_key"]}), 400, "INVALID_FILE_TYPE"
+        )
+    assert db.ok({"op": "file.info", "_key": presigned["_key"]})["status"] == "pending"
+    assert_error(db.op({"op": "file.postsign_upload", "_key": presigned["_key"]}), 400, "VALIDATION_ERROR")
 
 
-def test_the_form_answers_as_s3_does(db: FileDb, local_only: None) -> None:
+def test_the_form_answers_as_s3_does(db: FilesDb, local_only: None) -> None:
     presigned = db.presign("a.txt", "text/plain", 5)
     response = post_form(db, presigned, b"hello")
     assert response.status_code == 204
@@ -94,37 +96,36 @@ def test_the_form_answers_as_s3_does(db: FileDb, local_only: None) -> None:
     assert set(presigned["fields"]) == {"key", "Content-Type", "token"}
 
 
-def test_the_bytes_are_pending_until_postsign(db: FileDb, local_only: None) -> None:
+def test_the_bytes_are_pending_until_postsign(db: FilesDb, local_only: None) -> None:
     presigned = db.presign("a.txt", "text/plain")
     assert post_form(db, presigned, b"pending bytes").status_code == 204
-    assert db.data("file.info", _key=presigned["_key"])["status"] == "pending"
+    assert db.ok({"op": "file.info", "_key": presigned["_key"]})["status"] == "pending"
     path = f"/files/{db.id}/{presigned['_key']}/a.txt"
     assert db.client.get(f"{path}?exp=2000000000&sig=x").status_code == 404
-    file = db.data("file.postsign_upload", _key=presigned["_key"])
+    file = db.ok({"op": "file.postsign_upload", "_key": presigned["_key"]})
     assert file["sha256"] == hashlib.sha256(b"pending bytes").hexdigest()
 
 
-def test_a_finished_upload_takes_no_more_bytes(db: FileDb, local_only: None) -> None:
+def test_a_finished_upload_takes_no_more_bytes(db: FilesDb, local_only: None) -> None:
     presigned = db.presign("a.txt", "text/plain")
     assert post_form(db, presigned, b"first").status_code == 204
-    db.data("file.postsign_upload", _key=presigned["_key"])
+    db.ok({"op": "file.postsign_upload", "_key": presigned["_key"]})
     assert_error(post_form(db, presigned, b"second"), 403, "FORBIDDEN")
-    file = db.data("file.info", _key=presigned["_key"])
+    file = db.ok({"op": "file.info", "_key": presigned["_key"]})
     assert httpx.get(file["url"], timeout=30).content == b"first"
 
 
 @pytest.mark.parametrize("field", ["key", "Content-Type"])
-def test_a_token_grants_one_key_and_one_type(db: FileDb, local_only: None, field: str) -> None:
+def test_a_token_grants_one_key_and_one_type(db: FilesDb, local_only: None, field: str) -> None:
     mine = db.presign("mine.txt", "text/plain")
     other = db.presign("other.txt", "text/plain")
     value = other["fields"]["key"] if field == "key" else "text/html"
     assert_error(post_form(db, mine, b"x", **{field: value}), 403, "FORBIDDEN")
-    assert (
-        db.op("file.postsign_upload", _key=other["_key"]).json()["error"]["details"]["reason"] == "no_bytes"
-    )
+    response = db.op({"op": "file.postsign_upload", "_key": other["_key"]})
+    assert response.json()["error"]["details"]["reason"] == "no_bytes"
 
 
-def test_an_expired_token_is_upload_expired(db: FileDb, local_only: None) -> None:
+def test_an_expired_token_is_upload_expired(db: FilesDb, local_only: None) -> None:
     presigned = db.presign("late.txt", "text/plain")
     key = presigned["fields"]["key"]
     past = int(time.time()) - 10
@@ -133,7 +134,7 @@ def test_an_expired_token_is_upload_expired(db: FileDb, local_only: None) -> Non
 
 
 @pytest.mark.parametrize("token", ["forged", "garbage", "missing"])
-def test_a_token_not_ours_is_forbidden(db: FileDb, local_only: None, token: str) -> None:
+def test_a_token_not_ours_is_forbidden(db: FilesDb, local_only: None, token: str) -> None:
     presigned = db.presign("f.txt", "text/plain")
     grant = UploadGrant(
         db.id, presigned["_key"], presigned["fields"]["key"], 100, "text/plain", int(time.time()) + 600
@@ -150,17 +151,17 @@ def test_a_token_not_ours_is_forbidden(db: FileDb, local_only: None, token: str)
 
 
 def test_more_bytes_than_granted_are_refused_and_not_kept(
-    db: FileDb, files_server: LiveServer, local_only: None
+    db: FilesDb, files_server: LiveServer, local_only: None
 ) -> None:
     presigned = db.presign("small.txt", "text/plain", 10)
     assert_error(post_form(db, presigned, b"x" * 11), 413, "FILE_TOO_LARGE")
     assert not (files_server.settings.files_path / presigned["fields"]["key"]).exists()
-    response = db.op("file.postsign_upload", _key=presigned["_key"])
+    response = db.op({"op": "file.postsign_upload", "_key": presigned["_key"]})
     assert response.json()["error"]["details"]["reason"] == "no_bytes"
 
 
 def test_a_connection_cut_halfway_keeps_nothing(
-    db: FileDb, files_server: LiveServer, local_only: None
+    db: FilesDb, files_server: LiveServer, local_only: None
 ) -> None:
     presigned = db.presign("cut.bin", "application/octet-stream")
     form = StreamedForm(presigned["fields"], 4 * 1024 * 1024, pattern(4 * 1024 * 1024))
@@ -181,8 +182,8 @@ def test_a_connection_cut_halfway_keeps_nothing(
         time.sleep(0.1)
     assert not stored.exists()
     assert _partial_files(stored.parent) == []
-    assert db.data("file.info", _key=presigned["_key"])["status"] == "pending"
-    response = db.op("file.postsign_upload", _key=presigned["_key"])
+    assert db.ok({"op": "file.info", "_key": presigned["_key"]})["status"] == "pending"
+    response = db.op({"op": "file.postsign_upload", "_key": presigned["_key"]})
     assert response.status_code == 400
     assert response.json()["error"]["details"]["reason"] == "no_bytes"
 
@@ -236,14 +237,14 @@ def big_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.mark.slow
 def test_200_mb_up_and_down_with_memory_flat(big_server: LiveServer, pg: SyncPg) -> None:
     with httpx.Client(base_url=big_server.url, timeout=300) as client:
-        db = new_file_db(client, pg)
+        db = new_files_db(client, big_server.settings, pg)
         presigned = db.presign("big.bin", "application/octet-stream", BIG)
         form = StreamedForm(presigned["fields"], BIG, pattern(BIG))
         expected = sha256_of(pattern(BIG))
         with PeakRss() as memory:
             response = client.post("/storage/upload", content=form.body(), headers=form.headers)
             assert response.status_code == 204, response.text
-            file = db.data("file.postsign_upload", _key=presigned["_key"])
+            file = db.ok({"op": "file.postsign_upload", "_key": presigned["_key"]})
             assert file["sha256"] == expected
             with client.stream("GET", db.signed_path(file)) as download:
                 assert download.status_code == 200
@@ -251,12 +252,12 @@ def test_200_mb_up_and_down_with_memory_flat(big_server: LiveServer, pg: SyncPg)
         assert memory.growth < MEMORY_ALLOWANCE, f"memory grew {memory.growth / 2**20:.0f} MiB"
 
 
-def test_20_mb_through_the_direct_upload_round_trips(db: FileDb) -> None:
+def test_20_mb_through_the_direct_upload_round_trips(db: FilesDb) -> None:
     """Several parts of a multipart store upload on S3; several chunks of a stream on both."""
     size = 20 * 1024 * 1024 + 17
     form = StreamedForm({"public_read": "false"}, size, pattern(size, seed=3), filename="twenty.bin")
     response = db.client.post(
-        f"/api/{db.id}/files", content=form.body(), headers={**form.headers, **db.headers}, timeout=120
+        f"/api/{db.id}/files", content=form.body(), headers={**form.headers, **db.server_key}, timeout=120
     )
     assert response.status_code == 201, response.text
     file = response.json()["data"]
