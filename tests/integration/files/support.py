@@ -131,6 +131,11 @@ def error_code(response: httpx.Response) -> str:
     return code
 
 
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert error_code(response) == code
+
+
 # --- streamed bodies -------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pgcube.management.naming import is_database_id
-from tests.integration.files.support import SIGNER, FilesDb, new_files_db, pattern, sha256_of
+from tests.integration.files.support import SIGNER, FilesDb, assert_error, new_files_db, pattern, sha256_of
 from tests.support.live import LiveServer
 from tests.support.sync_pg import SyncPg
 
@@ -36,11 +36,6 @@ def private_file(db: FilesDb) -> dict[str, Any]:
 def public_file(db: FilesDb) -> dict[str, Any]:
     file: dict[str, Any] = db.uploaded(CONTENT, filename="logo.txt", public=True)
     return file
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
 
 
 # --- who may fetch -----------------------------------------------------------------------------

@@ -101,6 +101,34 @@ def test_every_file_op_as_another_end_user_finds_nothing_and_changes_nothing(db:
     assert response.status_code == 403, response.text
 
 
+def test_a_server_key_gives_a_file_its_end_user_a_web_key_cannot(db: FilesDb, pg: SyncPg) -> None:
+    key = web_key(db.client, db.account, db.id)
+    alice, bob = signed_in(pg, db.id), signed_in(pg, db.id)
+    presigned = db.ok({"op": "file.presign_upload", "filename": "a.txt", "_userkey": alice.user_key})
+    assert presigned["info"]["_userkey"] == alice.user_key
+    direct = db.client.post(
+        f"/api/{db.id}/files",
+        data={"_userkey": alice.user_key},
+        files={"file": ("b.txt", b"for alice", "text/plain")},
+        headers=db.server_key,
+    )
+    assert direct.status_code == 201, direct.text
+    assert direct.json()["data"]["_userkey"] == alice.user_key
+    mine = sorted([presigned["info"]["_key"], direct.json()["data"]["_key"]])
+    assert sorted(keys(db.ok({"op": "file.list"}, alice.headers(key)))) == mine  # hers under owner rules
+
+    # A web key's _userkey is ignored: the file is its signed-in user's.
+    forged = db.ok(
+        {"op": "file.presign_upload", "filename": "c.txt", "_userkey": alice.user_key}, bob.headers(key)
+    )
+    assert forged["info"]["_userkey"] == bob.user_key
+    before = db.rows()
+    for bad in ("", "x" * 65, "no spaces", "../alice"):
+        response = db.op({"op": "file.presign_upload", "filename": "d.txt", "_userkey": bad})
+        assert response.status_code == 400, (bad, response.text)
+    assert db.rows() == before
+
+
 def test_a_web_key_without_a_user_is_401_under_owner_rules(db: FilesDb) -> None:
     key = web_key(db.client, db.account, db.id)
     for body in ({"op": "file.list"}, {"op": "file.presign_upload", "filename": "a.txt"}):

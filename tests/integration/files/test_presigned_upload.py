@@ -22,6 +22,7 @@ from tests.integration.files.support import (
     SIGNER,
     FilesDb,
     StreamedForm,
+    assert_error,
     new_files_db,
     pattern,
     sha256_of,
@@ -40,11 +41,6 @@ def db(files_server: LiveServer, pg: SyncPg) -> Iterator[FilesDb]:
 def local_only(backend: str) -> None:
     if backend != "local":
         pytest.skip("/storage/upload is the local store's: on S3 clients post to the bucket")
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
 
 
 def post_form(db: FilesDb, presigned: dict[str, Any], content: bytes, **changes: str) -> httpx.Response:
