@@ -198,7 +198,8 @@ def db_variant(body: type[_Collection]) -> type[_Collection]:
 # --- answers ---------------------------------------------------------------------------------------
 
 
-def _page(page: Page) -> Answer:
+def page_meta(page: Page) -> dict[str, Any]:
+    """``meta`` of a page of documents (``collection.find``, ``file.list``)."""
     pagination = ddo_pagination(
         page.offset,
         page.limit,
@@ -208,7 +209,11 @@ def _page(page: Page) -> Answer:
         next_cursor=page.next_cursor,
         keyset=page.keyset,
     )
-    return Answer(raw_documents(page.documents), {"pagination": pagination})
+    return {"pagination": pagination}
+
+
+def _page(page: Page) -> Answer:
+    return Answer(raw_documents(page.documents), page_meta(page))
 
 
 def _documents(documents: list[bytes]) -> Answer:

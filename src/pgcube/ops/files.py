@@ -17,11 +17,11 @@ from typing import Any, Literal
 import msgspec
 
 from pgcube.data import commands
-from pgcube.data.pagination import ddo_pagination
 from pgcube.errors import ValidationError, missing_field
 from pgcube.files.models import Acl
 from pgcube.files.service import DEFAULT_SIGNED_TTL, MAX_SIGNED_TTL, DirectUpload, FileChanges, NewFile
 from pgcube.management.models import FILES_TABLE
+from pgcube.ops.collection import page_meta
 from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
 from pgcube.ops.runner import execute
 from pgcube.query import DDO_POINTERS
@@ -220,16 +220,7 @@ async def _delete(ctx: Context, keys: list[str]) -> Answer:
 
 async def _list(ctx: Context, command: commands.Find) -> Answer:
     page, files = await ctx.files.list(command, ctx.documents)
-    pagination = ddo_pagination(
-        page.offset,
-        page.limit,
-        count=len(files),
-        total=page.total,
-        has_next=page.has_next,
-        next_cursor=page.next_cursor,
-        keyset=page.keyset,
-    )
-    return Answer(files, {"pagination": pagination})
+    return Answer(files, page_meta(page))
 
 
 def for_caller(ctx: Context, new: NewFile) -> NewFile:
