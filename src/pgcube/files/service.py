@@ -250,8 +250,9 @@ class FileService:
         return Presigned(file, url, fields, datetime.fromtimestamp(expires_at, UTC))
 
     async def finish_upload(self, key: str) -> StoredFile:
-        """``file.postsign_upload``: the bytes arrived (checked in the store: size, sha256), the
-        file is ``ready``. A file already ready is answered as it is."""
+        """``file.postsign_upload``: the bytes arrived (checked in the store: there, within the size,
+        of the announced type; their sha256 read back), the file is ``ready``. A file already ready
+        is answered as it is."""
         file = await self._get(key)
         if file.status is Status.READY:
             return file
