@@ -17,8 +17,10 @@ from typing import Annotated, Any, Final
 
 from litestar import Request, Response, Router, get, head
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from pgcube import errors
 from pgcube.api.deps import DatabaseId, request_session
@@ -149,20 +151,22 @@ class _Answer:
     headers: dict[str, str]
 
 
-async def _answer(
+async def provide_answer(
     request: Request[Any, Any, Any],
     state: State,
-    database_id: str,
-    key: str,
-    exp: str | None,
-    sig: str | None,
-) -> _Answer | Response[None]:
-    """What a GET or a HEAD of the file answers: its status and headers, or a 304."""
-    download = await _download(state, database_id, key, exp, sig)
+    database_id: DatabaseId,
+    file_key: FileKey,
+    filename: Filename,
+    exp: Expires = None,
+    sig: Signature = None,
+) -> _Answer:
+    """What a GET or a HEAD of the file answers: its status and headers (a 304 has no bytes to
+    follow). The routes' one dependency: their parameters are its own."""
+    download = await _download(state, database_id, file_key, exp, sig)
     try:
         byte_range = _range_of(request, download)
     except _NotModified as not_modified:
-        return Response(content=None, status_code=304, headers=not_modified.headers)
+        return _Answer(download, None, 304, not_modified.headers)
     status, headers = _head_answer(download, byte_range)
     return _Answer(download, byte_range, status, headers)
 
@@ -183,18 +187,9 @@ _DOWNLOAD_DESCRIPTION: Final = (
     summary="Download a file (streamed; Range, ETag)",
     description=_DOWNLOAD_DESCRIPTION,
 )
-async def download_file(
-    request: Request[Any, Any, Any],
-    state: State,
-    database_id: DatabaseId,
-    file_key: FileKey,
-    filename: Filename,
-    exp: Expires = None,
-    sig: Signature = None,
-) -> Response[Any]:
-    answer = await _answer(request, state, database_id, file_key, exp, sig)
-    if isinstance(answer, Response):
-        return answer
+async def download_file(answer: NamedDependency[_Answer]) -> Response[Any]:
+    if answer.status == HTTP_304_NOT_MODIFIED:
+        return Response(content=None, status_code=answer.status, headers=answer.headers)
     content = await _bytes(answer.download.runtime, answer.download.file, answer.byte_range)
     media_type = answer.download.file.content_type
     return Stream(content=content, status_code=answer.status, headers=answer.headers, media_type=media_type)
@@ -207,20 +202,13 @@ async def download_file(
     summary="A file's headers: size, type, ETag (HEAD of downloadFile)",
     description=_DOWNLOAD_DESCRIPTION,
 )
-async def download_file_head(
-    request: Request[Any, Any, Any],
-    state: State,
-    database_id: DatabaseId,
-    file_key: FileKey,
-    filename: Filename,
-    exp: Expires = None,
-    sig: Signature = None,
-) -> Response[None]:
-    answer = await _answer(request, state, database_id, file_key, exp, sig)
-    if isinstance(answer, Response):
-        return answer
+async def download_file_head(answer: NamedDependency[_Answer]) -> Response[None]:
     return Response(content=None, status_code=answer.status, headers=answer.headers)
 
 
 def files_router() -> Router:
-    return Router(path="/files", route_handlers=[download_file, download_file_head])
+    return Router(
+        path="/files",
+        route_handlers=[download_file, download_file_head],
+        dependencies={"answer": Provide(provide_answer)},
+    )
