@@ -14,6 +14,7 @@ is filtered here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from pgcube.errors import CollectionNotFound, Forbidden
@@ -23,6 +24,7 @@ from pgcube.management.service import resolve_database
 from pgcube.ops.registry import CollectionUse, Context, Op, Tx, kind_of
 
 R = TypeVar("R")
+log = logging.getLogger("pgcube.ops")
 
 
 async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
@@ -62,6 +64,10 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
     if op.tx is Tx.READ:
         return await ctx.session.retry_on_loss(run)
     result = await run()
-    for work in ctx.deferred:  # after the commit: the statements that made it due are durable
-        await work()
+    while ctx.deferred:  # after the commit: the statements that made it due are durable
+        work = ctx.deferred.pop(0)
+        try:
+            await work()
+        except Exception:  # the answer stands (it is committed); what is left is logged
+            log.warning("%s: work after the commit failed", op.name, exc_info=True)
     return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import obstore
 
 from pgcube.files.urls import FileSigner
 from pgcube.settings import Settings
@@ -124,6 +125,12 @@ def stored(settings: Settings, object_key: str) -> bool:
     if not settings.storage_url:
         return (settings.files_path / object_key).is_file()
     return asyncio.run(open_store(settings).info(object_key)) is not None
+
+
+def stored_under(settings: Settings, prefix: str) -> list[str]:
+    """Every object the store holds under ``prefix`` (parts of unfinished writes included)."""
+    store = open_store(settings).store
+    return [meta["path"] for batch in obstore.list(store, prefix=prefix) for meta in batch]
 
 
 def error_code(response: httpx.Response) -> str:
