@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 from bench import fixtures, servers
+from bench.sections import replace_section
 
 DOC = servers.REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- file-upload:begin (bench/file_bench.py rewrites this section) -->"
@@ -232,14 +233,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write_docs(results: dict[str, Any]) -> None:
-    section = f"{BEGIN}\n{markdown(results)}\n{END}"
-    text_ = DOC.read_text()
-    begin, end = text_.find(BEGIN), text_.find(END)
-    if 0 <= begin < end:
-        text_ = text_[:begin] + section + text_[end + len(END) :]
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text_)
+    replace_section(DOC, BEGIN, END, markdown(results))
 
 
 if __name__ == "__main__":

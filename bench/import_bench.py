@@ -39,6 +39,7 @@ import httpx
 import msgspec
 
 from bench import datagen, fixtures, servers
+from bench.sections import replace_section
 from pgcube.db.pool import connect
 from pgcube.management import ddl
 from pgcube.management.models import LOCKED
@@ -340,17 +341,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write_docs(results: dict[str, Any]) -> None:
-    section = f"{BEGIN}\n{markdown(results)}\n{END}"
-    if not DOC.exists():
-        DOC.write_text(f"# Benchmarks\n\n{section}\n")
-        return
-    text_ = DOC.read_text()
-    begin, end = text_.find(BEGIN), text_.find(END)
-    if 0 <= begin < end:
-        text_ = text_[:begin] + section + text_[end + len(END) :]
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text_)
+    replace_section(DOC, BEGIN, END, markdown(results))
 
 
 if __name__ == "__main__":
