@@ -24,13 +24,12 @@ SQL = statements.load("files")
 
 
 def _stored(row: Any) -> StoredFile:
-    data = row["data"]
     return StoredFile(
         key=row["_key"],
         userkey=row["_userkey"],
         created_at=row["_created_at"],
         modified_at=row["_modified_at"],
-        data=msgspec.json.decode(data) if isinstance(data, (bytes, str)) else data,
+        data=msgspec.json.decode(row["data"]),  # jsonb comes as its JSON bytes (pgcube.db.pool)
     )
 
 
