@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint unit integration migrate openapi bench clean
+.PHONY: serve test lint unit integration browser chromium screenshots migrate openapi bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ serve: $(STAMP)
 	$(BIN)/pgcube serve
 
 ## Lint, type-check, check the import contracts and run the whole test suite.
-test: lint
+test: lint chromium
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -34,6 +34,23 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+browser: $(STAMP) chromium
+	$(BIN)/pytest tests/browser
+
+## The browser tests drive Debian's Chromium (never a downloaded one): installed here when it is
+## missing and we are root with apt (CI). Elsewhere they skip, saying how to get it.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "== installing chromium for the browser tests"; \
+		apt-get update -qq || true; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null || true; \
+	fi
+
+## The dashboard's screenshots in docs/screenshots/ (the browser walk saves them as it goes).
+screenshots: $(STAMP) chromium
+	PGCUBE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser/test_walk.py
 
 migrate: $(STAMP)
 	$(BIN)/pgcube migrate
@@ -56,6 +73,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(ARGS) && \
 	$(BIN)/python -m bench.import_bench $(BENCH_QUICK) $(IMPORT_ARGS) && \
 	$(BIN)/python -m bench.file_bench $(if $(BENCH_QUICK),--no-docs) && \
+	$(BIN)/python -m bench.vector_bench $(BENCH_QUICK) && \
 	$(BIN)/python -m bench.load $(if $(BENCH_QUICK),--quick,--write-docs); \
 	status=$$?; echo "make bench: $$(( $$(date +%s) - started )) s"; exit $$status
 

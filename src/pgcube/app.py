@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, Message, Scope
 
 from pgcube import __version__
+from pgcube.ai.runtime import open_ai_runtime
 from pgcube.api import health
 from pgcube.api.core import core_router
 from pgcube.api.crud import crud_router
@@ -32,10 +33,12 @@ from pgcube.api.ratelimit import CoreRateLimitMiddleware, provide_limited_princi
 from pgcube.auth.guards import provide_jwt_principal
 from pgcube.auth.setup import accounts_lifespan
 from pgcube.control_plane_cache import start_invalidation
+from pgcube.dashboard.routes import template_config as dashboard_templates
 from pgcube.data.maintenance import maintenance_loop
 from pgcube.db import migrations
 from pgcube.db.checks import warn_if_not_durable
 from pgcube.db.database import resolve_database
+from pgcube.db.dedicated import DedicatedConnections
 from pgcube.db.pool import create_pool
 from pgcube.files.service import open_file_runtime, sweep_all_stale_uploads
 from pgcube.ops import REGISTRY
@@ -50,6 +53,8 @@ def route_handlers() -> Sequence[ControllerRouterHandler]:
     from pgcube.api.end_users import end_users_router  # here, not above: one edit per route group
     from pgcube.api.files import file_upload_router, storage_router  # here, not above: one edit per group
     from pgcube.api.imports import imports_router  # here, not above: one edit per route group
+    from pgcube.assets import static_router  # here, not above: one edit per route group
+    from pgcube.dashboard.routes import dashboard_router  # here, not above: one edit per route group
 
     # The DDO route (/api/{database_id}) goes last: the static /api routes win over it anyway.
     return [
@@ -63,6 +68,8 @@ def route_handlers() -> Sequence[ControllerRouterHandler]:
         file_upload_router(),
         files_router(),
         storage_router(),
+        static_router(),
+        dashboard_router(),
         ddo_router(),
     ]
 
@@ -99,6 +106,8 @@ def openapi_document() -> bytes:
 def lifespan_for(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # The models first: half a provider's settings stop startup before PostgreSQL is touched.
+        app.state.ai = open_ai_runtime(settings)
         # Starting the embedded server and Alembic (which runs its own event
         # loop) are blocking: keep them off ours.
         database = await anyio.to_thread.run_sync(resolve_database, settings)
@@ -106,6 +115,8 @@ def lifespan_for(settings: Settings) -> Any:
             if settings.migrate_on_start:
                 await anyio.to_thread.run_sync(migrations.upgrade, database.url)
             app.state.pool = await create_pool(settings, database.url)
+            # Long DDL that cannot run in a transaction (index builds, ADR 0025) gets its own connections.
+            app.state.dedicated = DedicatedConnections(settings, database.url)
             app.state.files = await anyio.to_thread.run_sync(open_file_runtime, settings)
             await warn_if_not_durable(app.state.pool)
             # Caches of keys and the catalog are used only while this listener hears PostgreSQL.
@@ -126,6 +137,7 @@ def lifespan_for(settings: Settings) -> Any:
                 await app.state.pool.close()
         finally:
             database.close()
+            await app.state.ai.aclose()
 
     return lifespan
 
@@ -150,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[CoreRateLimitMiddleware(), BodyLimitsMiddleware()],
         before_send=[no_sniffing],
         openapi_config=openapi_config(),
+        template_config=dashboard_templates(),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )

@@ -189,6 +189,12 @@ class Conflict(PgcubeError):
     default_message = "Conflict"
 
 
+class EmbedderMismatch(PgcubeError):
+    status = 409
+    code = "EMBEDDER_MISMATCH"
+    default_message = "The vector collection was made with another embedder"
+
+
 class PayloadTooLarge(PgcubeError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -252,6 +258,24 @@ class FeatureUnavailable(PgcubeError):
     status = 501
     code = "FEATURE_UNAVAILABLE"
     default_message = "This feature is not available on this server"
+
+
+class AiNotConfigured(PgcubeError):
+    status = 501
+    code = "AI_NOT_CONFIGURED"
+    default_message = "No AI provider is configured on this server"
+
+
+class AiProviderError(PgcubeError):
+    status = 502
+    code = "AI_PROVIDER_ERROR"
+    default_message = "The AI provider failed to answer"
+
+
+class AiTimeout(PgcubeError):
+    status = 504
+    code = "AI_TIMEOUT"
+    default_message = "The AI provider took too long to answer"
 
 
 class QueryTimeout(PgcubeError):

@@ -143,6 +143,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     pending_upload_retention: int = 24 * 3600
     """Seconds before an upload never finished (``pending``) is removed, bytes and all."""
 
+    # --- vectors and AI (SPEC §13, §14) --------------------------------------------
+    embedder: Literal["local", "openai", "none"] = "local"
+    """What turns text into vectors: ``local`` (WordLlama, offline, 256 dimensions), ``openai`` (any
+    OpenAI-compatible ``/embeddings``) or ``none`` (vectors only)."""
+    embed_base_url: str = ""
+    """The ``openai`` embedder's base URL (``…/v1``); empty: ``ai_base_url``."""
+    embed_model: str = "text-embedding-3-small"
+    embed_api_key: str = ""
+    """The ``openai`` embedder's key; empty: ``ai_api_key``."""
+    embed_dimensions: int = 0
+    """Dimensions asked of the ``openai`` embedder (0: the model's own)."""
+    ai_base_url: str = ""
+    """An OpenAI-compatible API (``https://api.openai.com/v1``, Ollama's ``http://localhost:11434/v1``);
+    empty: the ``xai.*`` ops but ``xai.vectorize`` answer 501 AI_NOT_CONFIGURED."""
+    ai_api_key: str = ""
+    ai_model: str = ""
+    """The chat model of the ``xai.*`` ops (required with ``ai_base_url``)."""
+    ai_timeout: float = 60.0
+    """Seconds a model call may take before 504 AI_TIMEOUT."""
+    ai_max_output_tokens: int = 1024
+    """The most tokens one ``xai.*`` answer may ask of the model."""
+
     # --- data lifecycle ------------------------------------------------------------
     trash_retention: int = 24 * 3600
     idempotency_retention: int = 24 * 3600

@@ -20,6 +20,7 @@ from pgcube.ops import REGISTRY, Op
 from pgcube.ops.registry import PrincipalKind
 from pgcube.settings import Settings
 from tests.integration.end_users.conftest import PASSWORD, end_user_headers, project_of
+from tests.integration.vectors.support import pgvector_installed, vector_rows
 from tests.support.accounts import Account, api_key_headers, create_api_key
 from tests.support.end_users import add_end_user as add_end_user_row
 from tests.support.end_users import add_session
@@ -69,6 +70,20 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
                 {"json": {"database_id": db_id, "collection": "items", "read": "all", "write": "all"}},
             )
         ],
+        ("POST", "/api/create_index"): [
+            (
+                "POST",
+                "/api/create_index",
+                {"json": {"database_id": db_id, "collection": "items", "fields": ["n", "s"]}},
+            )
+        ],
+        ("POST", "/api/drop_index"): [
+            (
+                "POST",
+                "/api/drop_index",
+                {"json": {"database_id": db_id, "collection": "items", "name": "items$i$n"}},
+            )
+        ],
         ("GET", "/api/auth_settings"): [("GET", "/api/auth_settings", {"params": {"database_id": db_id}})],
         ("PUT", "/api/auth_settings"): [
             ("PUT", "/api/auth_settings", {"json": {"database_id": db_id, "allow_email_signup": False}})
@@ -93,6 +108,13 @@ def requests_for(db_id: str, name: str) -> dict[tuple[str, str], list[Request]]:
             ("PATCH", "/api/crud", {"json": {**target, **filters, "update_data": {"n": 7}}})
         ],
         ("DELETE", "/api/crud"): [("DELETE", "/api/crud", {"json": {**target, **filters}})],
+        ("GET", "/api/explain"): [
+            (
+                "GET",
+                "/api/explain",
+                {"params": {**target, "filters": json.dumps({"n": 1}), "command": "count"}},
+            )
+        ],
         ("POST", "/api/import_data"): [
             (
                 "POST",
@@ -145,6 +167,25 @@ FILE_BODIES: dict[str, dict[str, Any]] = {
     "file.list": {"match": {"status": "ready"}},
 }
 """The file ops take the database's files, not a collection: one body per op, on A's file."""
+XAI_BODIES: dict[str, dict[str, Any]] = {
+    "xai.generate": {"user_input": "A line about walking", "options": {"content_length": 12}},
+    "xai.summarize": {"user_input": "A long walk, told briefly", "options": {"content_length": 5}},
+    "xai.translate": {"user_input": "Good morning", "options": {"target_language": "French"}},
+    "xai.classify": {"user_input": "A walk in the park", "options": {"categories": ["leisure", "work"]}},
+    "xai.sentiment": {"user_input": "What a lovely walk"},
+    "xai.extract": {"user_input": "Ada walked in London", "options": {"entities": ["person", "place"]}},
+    "xai.vectorize": {"user_input": "a walk"},  # a list's "wrong type" would be a text: valid
+}
+"""The AI ops take no collection: one body per op, aimed at A's database by the path (the walk's
+server has no AI provider: the database is judged before that, SPEC §2)."""
+A_VECTOR_TEXT = "The walk reaches every vector op of another tenant's database."
+"""The entry of ``a_database``'s vector collection ``items`` (table ``_vec_items``), metadata ``n`` 1."""
+VECTOR_BODIES: dict[str, dict[str, Any]] = {
+    "vdb.insert": {"collection": "items", "data": [{"content": "a walker's entry", "metadata": {"n": 5}}]},
+    "vdb.search": {"collection": "items", "query": A_VECTOR_TEXT, "match": {"metadata.n": 1}},
+    "vdb.delete": {"collection": "items", "match": {"metadata.n": 1}},
+}
+"""The vector ops (SPEC §13): one body per op, on A's vector collection and its entry."""
 
 
 def ddo_op(kwargs: dict[str, Any]) -> Op[Any, Any] | None:
@@ -165,6 +206,8 @@ def ddo_bodies() -> list[dict[str, Any]]:
         "update": {**match, "data": {"n": 8}},
         "upsert": {**match, "update": {"n": 8}, "insert": {"n": 8}},
         "restore": {"_ref": "0" * 32},
+        "trashed": {},
+        "explain": {**match, "command": "count"},
     }
     bodies = []
     for name in REGISTRY.names():
@@ -173,6 +216,10 @@ def ddo_bodies() -> list[dict[str, Any]]:
             bodies.append({"op": name, **AUTH_BODIES[op.name]})
         elif op.name in FILE_BODIES:
             bodies.append({"op": name, **FILE_BODIES[op.name]})
+        elif op.name in XAI_BODIES:
+            bodies.append({"op": name, **XAI_BODIES[op.name]})
+        elif op.name in VECTOR_BODIES:
+            bodies.append({"op": name, **VECTOR_BODIES[op.name]})
         else:
             bodies.append({"op": name, "collection": "items", **by_verb[op.name.split(".")[1]]})
     return bodies
@@ -225,6 +272,21 @@ def add_file(pg: SyncPg, db_id: str) -> None:
     )
 
 
+def add_vectors(client: httpx.Client, headers: dict[str, str], pg: SyncPg, db_id: str) -> None:
+    """The vector collection ``items`` with the entry ``A_VECTOR_TEXT``, made by the account through
+    ``vdb.insert`` — where the server has pgvector (elsewhere the vector ops answer 501, after the 404
+    that another tenant gets)."""
+    if not pgvector_installed(pg):
+        return
+    body = {
+        "op": "vdb.insert",
+        "collection": "items",
+        "data": [{"content": A_VECTOR_TEXT, "metadata": {"n": 1}}],
+    }
+    inserted = client.post(f"/api/{db_id}", json=body, headers=headers)
+    assert inserted.status_code == 200, inserted.text
+
+
 def snapshot(pg: SyncPg, db_id: str) -> Any:
     schema, settings = pg.fetchrow(
         "SELECT schema_name, auth_settings FROM pgcube.databases WHERE id = $1", db_id
@@ -235,6 +297,11 @@ def snapshot(pg: SyncPg, db_id: str) -> Any:
         "WHERE c.database_id = $1 ORDER BY 1, 3",
         db_id,
     )
+    declared = pg.fetch(
+        'SELECT collection_name, name, fields, "unique" FROM pgcube.indexes WHERE database_id = $1 ORDER BY 2',
+        db_id,
+    )
+    indexes = pg.fetch("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1", schema)
     rows = pg.fetch(f'SELECT _key, _modified_at, data::text FROM "{schema}"."items" ORDER BY _key')
     trash = pg.fetchval(f'SELECT count(*) FROM "{schema}"._trash')
     users = [
@@ -245,9 +312,12 @@ def snapshot(pg: SyncPg, db_id: str) -> Any:
         schema,
         settings,
         [tuple(r) for r in catalog],
+        [(r[0], r[1], list(r[2]), r[3]) for r in declared],
+        [tuple(r) for r in indexes],
         [tuple(r) for r in rows],
         trash,
         [[tuple(r) for r in t] for t in users],
+        vector_rows(pg, schema, "items"),
     )
 
 
@@ -258,7 +328,13 @@ def a_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str,
         "/api/create_database",
         json={
             "db_name": name,
-            "collections": [{"name": "items", "fields": [{"name": "n", "type": "integer"}]}],
+            "collections": [
+                {
+                    "name": "items",
+                    "fields": [{"name": "n", "type": "integer"}, {"name": "s", "type": "string"}],
+                    "indexes": [{"fields": ["n"], "unique": True}],
+                }
+            ],
         },
         headers=account.headers,
     )
@@ -272,6 +348,7 @@ def a_database(client: httpx.Client, account: Account, pg: SyncPg) -> tuple[str,
     assert inserted.status_code == 200, inserted.text
     add_end_user(pg, db_id)
     add_file(pg, db_id)
+    add_vectors(client, account.headers, pg, db_id)
     return db_id, name
 
 

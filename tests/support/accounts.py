@@ -2,7 +2,8 @@
 
 ``new_account(client, pg)`` registers a fresh account, reads the verification
 link from ``pgcube.outbox`` (the development mail sink), follows it, logs in,
-and returns an ``Account`` with its tokens. ``create_api_key`` adds a key.
+and returns an ``Account`` with its tokens. ``create_api_key`` adds a key;
+``latest_email`` reads the newest message to an address (waiting for it).
 
     def test_something(client, account):
         client.get("/api/list_databases", headers=account.headers)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -67,6 +69,16 @@ def outbox(pg: SyncPg, email: str) -> list[str]:
     """Bodies of the messages sent to ``email``, oldest first."""
     rows = pg.fetch("SELECT body FROM pgcube.outbox WHERE lower(to_address) = lower($1) ORDER BY id", email)
     return [row["body"] for row in rows]
+
+
+def latest_email(pg: SyncPg, email: str, *, already: int = 0, wait: float = 10.0) -> str:
+    """The body of the newest message to ``email`` once there are more than ``already`` (some are
+    written just after the answer, ADR 0015: a browser test cannot know when)."""
+    deadline = time.monotonic() + wait
+    while len(bodies := outbox(pg, email)) <= already:
+        assert time.monotonic() < deadline, f"no new email for {email} within {wait} s ({already} before)"
+        time.sleep(0.02)
+    return bodies[-1]
 
 
 def allow_mail_now(pg: SyncPg, email: str) -> None:

@@ -17,8 +17,10 @@ from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import CacheControlHeader, Cookie, State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
 
 from pgcube.api.deps import acquire
 from pgcube.api.ratelimit import client_address
@@ -94,9 +96,23 @@ async def register(data: JSONBody[RegisterBody], accounts: Accounts, tx: Tx) -> 
     operation_id="verifyEmail",
     tags=TAGS,
     summary="Verify an email address with the token from the verification email",
+    description="A browser (Accept: text/html) is sent on to the dashboard's sign-in page (303) once verified.",
+    responses={
+        200: ResponseSpec(data_container=MessageAnswer, description="Verified", generate_examples=False),
+        303: ResponseSpec(
+            data_container=None,
+            description="Verified, for a browser (Accept: text/html): on to the dashboard's sign-in page",
+        ),
+    },
 )
-async def verify_email(token: FromPath[str], accounts: Accounts, tx: Tx) -> MessageAnswer:
-    return MessageAnswer(await accounts.verify_email(tx, token))
+async def verify_email(
+    request: Request[Any, Any, Any], token: FromPath[str], accounts: Accounts, tx: Tx
+) -> MessageAnswer | Redirect:
+    message = await accounts.verify_email(tx, token)
+    if request.accept.best_match(["application/json", "text/html"]) == "text/html":
+        # A person who opened the email's link in a browser: on to the dashboard's sign-in.
+        return Redirect("/sign-in?verified=1", status_code=HTTP_303_SEE_OTHER)
+    return MessageAnswer(message)
 
 
 @post(

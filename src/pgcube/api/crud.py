@@ -1,4 +1,5 @@
-"""The DataCube CRUD route (SPEC §6): ``/api/crud`` with POST, GET, PUT/PATCH and DELETE.
+"""The DataCube CRUD route (SPEC §6): ``/api/crud`` with POST, GET, PUT/PATCH and DELETE, and
+``GET /api/explain`` (SPEC §10a), which explains what those methods would run.
 
 Each method decodes its body or query into a document command
 (``pgcube.data.commands``) and runs it as the DDO op it stands for
@@ -26,10 +27,12 @@ from pgcube.data.pagination import rest_pagination
 from pgcube.db.session import Session
 from pgcube.ops import Context, execute
 from pgcube.ops.collection import DELETE, FIND, INSERT, UPDATE, UPSERT
+from pgcube.ops.explain import EXPLAIN
 from pgcube.principal import Principal
 from pgcube.schemas.crud import (
     DeleteAnswer,
     DeleteBody,
+    ExplainAnswer,
     FindAnswer,
     InsertAnswer,
     InsertBody,
@@ -56,12 +59,14 @@ def _json_param(raw: str | None, name: str) -> Any:
         raise errors.InvalidQuery(f"{name} is not valid JSON", details={"pointer": f"/{name}"}) from None
 
 
-def _refuse_unknown_parameters(request: Request[Any, Any, Any]) -> None:
+def _refuse_unknown_parameters(
+    request: Request[Any, Any, Any], known: frozenset[str] = FIND_PARAMETERS
+) -> None:
     """A misspelled ``filter=`` must not turn into "every document"."""
     for name in request.query_params:
-        if name not in FIND_PARAMETERS:
+        if name not in known:
             raise errors.ValidationError(
-                f"Unknown query parameter: {name}", details={"field": name, "known": sorted(FIND_PARAMETERS)}
+                f"Unknown query parameter: {name}", details={"field": name, "known": sorted(known)}
             )
 
 
@@ -140,7 +145,17 @@ async def find(
     ] = None,
 ) -> Response[bytes]:
     _refuse_unknown_parameters(request)
-    command = commands.Find(
+    command = _find_command(collection_name, filters, page, page_size, sort, fields)
+    found = await execute(FIND, _context(state, session, principal, database_id), command)
+    pagination = rest_pagination(found.page, found.limit, total=found.total or 0, has_next=found.has_next)
+    return json_response({"success": True, "data": raw_documents(found.documents), "pagination": pagination})
+
+
+def _find_command(
+    collection_name: str, filters: str | None, page: int, page_size: int, sort: str | None, fields: str | None
+) -> commands.Find:
+    """The find that ``GET /api/crud``'s query parameters ask for (and ``GET /api/explain``'s)."""
+    return commands.Find(
         collection=collection_name,
         criteria=_json_param(filters, "filters"),
         sort=sort,
@@ -149,9 +164,6 @@ async def find(
         per_page=page_size,
         pointers=query.REST_POINTERS,
     )
-    found = await execute(FIND, _context(state, session, principal, database_id), command)
-    pagination = rest_pagination(found.page, found.limit, total=found.total or 0, has_next=found.has_next)
-    return json_response({"success": True, "data": raw_documents(found.documents), "pagination": pagination})
 
 
 @route(
@@ -208,5 +220,100 @@ async def remove(data: JSONBody[DeleteBody], principal: Auth, session: Db, state
     return DeleteAnswer(deleted_count=removed.count, ref=removed.ref)
 
 
+EXPLAIN_PARAMETERS = {
+    "find": FIND_PARAMETERS,
+    "count": frozenset({"database_id", "collection_name", "filters"}),
+    "update": frozenset({"database_id", "collection_name", "filters", "data", "all"}),
+    "delete": frozenset({"database_id", "collection_name", "filters", "soft_delete", "all"}),
+}
+"""The query parameters of ``GET /api/explain`` for each command: those of the ``/api/crud`` method
+it explains (``data``: the update's ``update_data``, as JSON)."""
+
+
+@get(
+    "/explain",
+    operation_id="crudExplain",
+    tags=TAGS,
+    summary=(
+        "Explain a find (default), count, update or delete of /api/crud: its SQL, PostgreSQL's plan, "
+        "the indexes it uses, its rows, and index advice; analyze=true runs a find or count. "
+        "A write is planned, never run"
+    ),
+    responses={
+        200: ResponseSpec(
+            data_container=ExplainAnswer, description="The plan and the advice", generate_examples=False
+        )
+    },
+)
+async def explain(
+    request: Request[Any, Any, Any],
+    principal: Auth,
+    session: Db,
+    state: State,
+    database_id: FromQuery[str],
+    collection_name: FromQuery[str],
+    command: Annotated[str, QueryParameter(description="find, count, update or delete")] = "find",
+    analyze: Annotated[bool, QueryParameter(description="Run the statement too (find, count)")] = False,
+    filters: Annotated[str | None, QueryParameter(description='JSON, e.g. {"age:$gt": 18}')] = None,
+    page: Annotated[int, QueryParameter(ge=1)] = 1,
+    page_size: Annotated[int, QueryParameter(ge=1)] = 10,
+    sort: Annotated[str | None, QueryParameter(description='e.g. "price desc, name asc"')] = None,
+    fields: Annotated[str | None, QueryParameter(description='"name,email", or JSON')] = None,
+    mutation: Annotated[
+        str | None, QueryParameter(name="data", description="update: the mutation, JSON")
+    ] = None,
+    everything: Annotated[
+        bool, QueryParameter(name="all", description="update, delete: empty filters")
+    ] = False,
+    soft_delete: Annotated[
+        bool, QueryParameter(description="delete: to the trash (default) or for good")
+    ] = True,
+) -> Response[bytes]:
+    reads = EXPLAIN_PARAMETERS.get(command)
+    if reads is None:
+        raise errors.ValidationError(
+            f"Unknown command: {command} (find, count, update or delete)",
+            details={"field": "command", "known": list(EXPLAIN_PARAMETERS)},
+        )
+    for name in request.query_params:
+        if name in reads or name in ("command", "analyze"):
+            continue
+        if any(name in other for other in EXPLAIN_PARAMETERS.values()):
+            message = f"An explained {command} does not take {name}"
+        else:
+            message = f"Unknown query parameter: {name}"
+        raise errors.ValidationError(message, details={"field": name, "command": command})
+    criteria = _json_param(filters, "filters")
+    explained: commands.Find | commands.Count | commands.Update | commands.Remove
+    if command == "find":
+        explained = _find_command(collection_name, filters, page, page_size, sort, fields)
+    elif command == "count":
+        explained = commands.Count(
+            collection=collection_name, criteria=criteria, pointers=query.REST_POINTERS
+        )
+    elif command == "update":
+        if mutation is None or mutation == "":
+            raise errors.missing_field("data")
+        explained = commands.Update(
+            collection=collection_name,
+            criteria=criteria if criteria is not None else {},
+            mutation=_json_param(mutation, "data"),
+            pointers=query.REST_POINTERS,
+            mutation_pointer="/data",
+            everything=everything,
+        )
+    else:
+        explained = commands.Remove(
+            collection=collection_name,
+            criteria=criteria if criteria is not None else {},
+            kind="deleted" if soft_delete else None,
+            pointers=query.REST_POINTERS,
+            everything=everything,
+        )
+    plan = commands.Explain(collection=collection_name, command=explained, analyze=analyze)
+    answer = await execute(EXPLAIN, _context(state, session, principal, database_id), plan)
+    return json_response({"success": True, "data": answer})
+
+
 def crud_router() -> Router:
-    return Router(path="/api", route_handlers=[insert, find, update, remove])
+    return Router(path="/api", route_handlers=[insert, find, update, remove, explain])

@@ -15,6 +15,7 @@ from litestar import Request, Response, Router, post
 from litestar.datastructures import State
 from litestar.params import PathParameter
 
+from pgcube.ai.runtime import ai_of
 from pgcube.api.deps import provide_settings, request_session
 from pgcube.api.errors import DDO_ENVELOPE
 from pgcube.api.idempotency import idempotent
@@ -53,6 +54,7 @@ async def ddo(
             end_users=accounts_of(state).end_users,
             client_address=client_address(request.scope),
             file_runtime=files_of(state),
+            ai=ai_of(state),
         )
         command = body.command()
 

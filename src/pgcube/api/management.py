@@ -3,12 +3,15 @@
 Thin handlers: decode (``pgcube.schemas.management``), call
 ``pgcube.management.service`` on the request's transaction (``conn``: DDL and
 catalog rows commit together or not at all), return. Every route takes a
-session token or an API key (``principal``).
+session token or an API key (``principal``). ``create_index`` and ``drop_index``
+take the session instead: their DDL runs ``CONCURRENTLY``, outside any
+transaction (``pgcube.management.indexes``).
 """
 
 from __future__ import annotations
 
 from litestar import Router, get, post, route
+from litestar.datastructures import State
 from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, JSONBody
@@ -17,19 +20,23 @@ from litestar.types import Method, OperationIDCreator
 from litestar.types.internal_types import PathParameterDefinition
 
 from pgcube.api.account_only import ACCOUNT_ONLY
-from pgcube.api.deps import Auth, Config, Conn, DatabaseId
-from pgcube.management import service
+from pgcube.api.deps import Auth, Config, Conn, DatabaseId, Db
+from pgcube.management import indexes, service
 from pgcube.schemas.management import (
     AddCollectionAnswer,
     AddCollectionBody,
     CollectionCount,
     CreateDatabaseAnswer,
     CreateDatabaseBody,
+    CreateIndexAnswer,
+    CreateIndexBody,
     DatabaseSummary,
     DropCollectionsAnswer,
     DropCollectionsBody,
     DropDatabaseAnswer,
     DropDatabaseBody,
+    DropIndexAnswer,
+    DropIndexBody,
     ListCollectionsAnswer,
     ListDatabasesAnswer,
     Metadata,
@@ -183,6 +190,39 @@ async def set_access(data: JSONBody[SetAccessBody], principal: Auth, conn: Conn)
     return SetAccessAnswer(collection=data.collection, access=access)
 
 
+@post(
+    "/create_index",
+    operation_id="createIndex",
+    tags=TAGS,
+    status_code=HTTP_201_CREATED,
+    summary="Build a declared index (compound, unique or not) on a collection without blocking its writes",
+)
+async def create_index(
+    data: JSONBody[CreateIndexBody], principal: Auth, session: Db, state: State
+) -> CreateIndexAnswer:
+    # No ``conn``: the build runs outside any transaction, on a connection of its own.
+    index = await indexes.create_index(
+        session, state.dedicated, principal, data.database_id, data.collection, data.definition()
+    )
+    return CreateIndexAnswer.of(data.collection, index)
+
+
+@post(
+    "/drop_index",
+    operation_id="dropIndex",
+    tags=TAGS,
+    status_code=HTTP_200_OK,
+    summary="Drop a declared index without blocking the collection's writes",
+)
+async def drop_index(
+    data: JSONBody[DropIndexBody], principal: Auth, session: Db, state: State
+) -> DropIndexAnswer:
+    index = await indexes.drop_index(
+        session, state.dedicated, principal, data.database_id, data.collection, data.name
+    )
+    return DropIndexAnswer(collection=data.collection, dropped_index=index.name)
+
+
 def management_router() -> Router:
     return Router(
         path="/api",
@@ -195,6 +235,8 @@ def management_router() -> Router:
             drop_database,
             drop_collections,
             set_access,
+            create_index,
+            drop_index,
         ],
         dependencies=ACCOUNT_ONLY,  # a web key is refused here (403), in this one place
     )

@@ -14,7 +14,7 @@ import re
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Router, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
@@ -31,6 +31,7 @@ from litestar.openapi.spec import (
 from litestar.params import PathParameter
 
 from pgcube.api.errors import DDO_ENVELOPE
+from pgcube.assets import SWAGGER_UI
 from pgcube.ops.registry import Registry
 
 ERRORS: dict[int, str] = {  # the one description of each error status, for every route
@@ -46,9 +47,12 @@ ERRORS: dict[int, str] = {  # the one description of each error status, for ever
     422: "IDEMPOTENCY_KEY_REUSED",
     429: "RATE_LIMIT_EXCEEDED (details: limit, remaining, reset_at, retry_after)",
     500: "INTERNAL_ERROR (details: request_id)",
-    501: "FEATURE_UNAVAILABLE: the operation is not available on this server",
+    501: "FEATURE_UNAVAILABLE (the operation is not available on this server) or AI_NOT_CONFIGURED (no AI "
+    "provider: the xai.* ops)",
+    502: "AI_PROVIDER_ERROR: the AI provider failed, or answered what the op cannot read",
     503: "SERVICE_UNAVAILABLE: the database is unreachable or the pool is exhausted (details: retry_after)",
-    504: "QUERY_TIMEOUT: the statement timeout was reached",
+    504: "QUERY_TIMEOUT (the statement timeout was reached) or AI_TIMEOUT (the AI provider did not answer in "
+    "time)",
 }
 PROBE_ERRORS = (500, 503)
 """/health and /ready answer no client error."""
@@ -186,9 +190,33 @@ def schema_page_not_found(path: Annotated[str, PathParameter()]) -> None:
     raise NotFoundException()
 
 
+_SWAGGER_OPTIONS = b"dom_id: '#swagger-container',"
+"""Where Litestar's page passes its options to ``SwaggerUIBundle``; ours follow it."""
+
+
 class SwaggerPages(SwaggerRenderPlugin):
     """Swagger UI at ``/schema`` and ``/schema/swagger``, and an unknown page under ``/schema`` a 404
-    in the error envelope like every other route's (Litestar's own answer is an HTML page)."""
+    in the error envelope like every other route's (Litestar's own answer is an HTML page).
+
+    The pages work offline and send nothing elsewhere: Swagger UI and its favicon come from
+    ``/static`` (vendored, ``pgcube.assets``) instead of a CDN, and its validator badge (an image
+    from validator.swagger.io, by default) is off."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_UI}/favicon-32x32.png'>",
+        )
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        # Litestar's plugin has no option for Swagger UI's own ones: add validatorUrl to its page.
+        # The options follow the document, so the last match is theirs, whatever the document says.
+        before, options, after = super().render(request, openapi_schema).rpartition(_SWAGGER_OPTIONS)
+        if not options:
+            raise RuntimeError("Litestar's Swagger UI page changed: validatorUrl cannot be turned off")
+        return before + options + b" validatorUrl: null," + after
 
     def receive_router(self, router: Router) -> None:
         unknown = f"{router.path}/{{path:str}}"

@@ -31,6 +31,8 @@ Account takeover defences (ADR 0015, RELIABILITY H3, H4, H7):
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import uuid
@@ -118,6 +120,11 @@ class AccountService:
         """End users' ``id_token``s (SPEC §11.1): signed with a key derived from the same secret."""
         self.end_users = EndUserService(settings, jwt_secret, passwords, mailer, self.id_tokens)
         """The end users of every database (``auth.*`` ops): the same hasher, mail and tokens."""
+
+    def derived_key(self, purpose: str) -> bytes:
+        """32 bytes for ``purpose`` (the dashboard's session cookie), derived from the signing secret:
+        a key of its own, so what it protects never doubles as a token signature."""
+        return hmac.new(self._secret.encode(), f"pgcube {purpose}".encode(), hashlib.sha256).digest()
 
     # --- registration and email ------------------------------------------------------------
 

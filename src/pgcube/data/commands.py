@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from pgcube.errors import ValidationError
 from pgcube.query import DDO_POINTERS, Pointers
 
 Criteria = dict[str, Any]
@@ -83,5 +84,30 @@ class Restore(msgspec.Struct, frozen=True, kw_only=True):
     ref: str
 
 
-Command = Find | Count | Insert | Update | Upsert | Remove | Restore
+class Trashed(msgspec.Struct, frozen=True, kw_only=True):
+    """What a restore of the collection could put back, newest first (at most ``limit``)."""
+
+    collection: str
+    limit: int
+
+
+class Explain(msgspec.Struct, frozen=True, kw_only=True):
+    """Plan ``command`` — the statement its service method would send — and, with ``analyze``,
+    run it (a find or a count only: a write is planned, never run)."""
+
+    collection: str
+    command: Find | Count | Update | Remove
+    analyze: bool = False
+
+    def __post_init__(self) -> None:
+        # Refused where both dialects build the command, before any statement: EXPLAIN ANALYZE
+        # runs the statement, and an explained write must change nothing.
+        if self.analyze and not isinstance(self.command, Find | Count):
+            raise ValidationError(
+                "analyze runs the statement: an update or a delete is only planned (leave analyze out)",
+                details={"field": "analyze", "pointer": "/analyze"},
+            )
+
+
+Command = Find | Count | Insert | Update | Upsert | Remove | Restore | Explain
 """Every document command; each names the collection it works on."""

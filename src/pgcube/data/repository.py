@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from pgcube.db import statements
 from pgcube.query import TRASH_TABLE, UPDATE_REFUSED, Compiled, FindQuery, UpdateQuery, compile_purge_trash
@@ -21,16 +22,64 @@ Connection = Any
 SQL = statements.load("data")
 
 
-async def insert(conn: Connection, statement: Compiled) -> list[bytes]:
-    """Run ``query.compile_insert``'s statement; the stored documents, in order."""
-    rows = await conn.fetch(statement.sql, *statement.params)
+_SAVEPOINT = "pgcube_insert"
+
+
+class UniqueViolation(Exception):
+    """A write met a unique index: the primary key or a declared one (``constraint``, the index's
+    name as PostgreSQL reports it in the error's structured field)."""
+
+    def __init__(self, constraint: str | None) -> None:
+        super().__init__(constraint)
+        self.constraint = constraint
+
+
+def unique_violation(exc: BaseException) -> UniqueViolation | None:
+    """``exc`` as a ``UniqueViolation`` when it is one (23505), else None."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return UniqueViolation(getattr(exc, "constraint_name", None))
+    return None
+
+
+async def insert(conn: Connection, statement: Compiled, *, savepoint: bool = False) -> list[bytes]:
+    """Run ``query.compile_insert``'s statement; the stored documents, in order. ``UniqueViolation``
+    on a duplicate; with ``savepoint`` (inside a transaction), the transaction survives it, so the
+    caller can ask which document it was."""
+    if savepoint:  # by hand: a web key's transaction is a script's (``Session.acting_as``), not asyncpg's
+        await conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        rows = await conn.fetch(statement.sql, *statement.params)
+    except asyncpg.UniqueViolationError as exc:
+        if savepoint:
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        raise UniqueViolation(exc.constraint_name) from exc
+    if savepoint:
+        await conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
     return [row[0] for row in rows]
+
+
+async def first_conflict(conn: Connection, query: str, *args: Any) -> Any:
+    """The row of ``uniques.conflict_query`` (None: no document conflicts any more).
+
+    On the error path of a write that fails: inside a transaction (a web key's), it runs as the
+    owner again — the conflicting document may be one the end user cannot see, and the answer
+    (a 409) says no more than the unique index already did by refusing the write.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("RESET ROLE")
+    return await conn.fetchrow(query, *args)
 
 
 async def find(conn: Connection, query: FindQuery) -> list[Any]:
     """Rows ``(doc, cursor)`` of one page (``limit + 1`` at most)."""
     rows: list[Any] = await conn.fetch(query.select.sql, *query.select.params)
     return rows
+
+
+async def trashed(conn: Connection, statement: Compiled) -> list[bytes]:
+    """The entries of ``query.compile_trashed``, as JSON bytes."""
+    rows = await conn.fetch(statement.sql, *statement.params)
+    return [row[0] for row in rows]
 
 
 async def count(conn: Connection, query: Compiled) -> int:
@@ -47,6 +96,8 @@ async def update(conn: Connection, query: UpdateQuery) -> list[Any]:
     statement failed its guard."""
     try:
         rows: list[Any] = await conn.fetch(query.statement.sql, *query.statement.params)
+    except asyncpg.UniqueViolationError as exc:
+        raise UniqueViolation(exc.constraint_name) from exc
     except asyncpg.PostgresError as exc:
         if query.guarded and getattr(exc, "sqlstate", None) == UPDATE_REFUSED:
             raise UpdateRefused() from exc
@@ -54,10 +105,32 @@ async def update(conn: Connection, query: UpdateQuery) -> list[Any]:
     return rows
 
 
+EXPLAIN = "EXPLAIN (FORMAT JSON) "
+EXPLAIN_ANALYZE = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+"""Run as well as planned: for reads only (``collection.explain`` refuses it for a write)."""
+
+
+async def explain(conn: Connection, statement: Compiled, *, analyze: bool) -> dict[str, Any]:
+    """PostgreSQL's plan of ``statement`` with its parameters: EXPLAIN's JSON object (``"Plan"``, and
+    with ``analyze`` the timings)."""
+    raw = await conn.fetchval((EXPLAIN_ANALYZE if analyze else EXPLAIN) + statement.sql, *statement.params)
+    explained: list[dict[str, Any]] = msgspec.json.decode(raw)
+    return explained[0]
+
+
 async def write(conn: Connection, statement: Compiled) -> int:
     """Run a delete, a move to the trash or a restore (``query.compile_*``); how many documents."""
     status: str = await conn.execute(statement.sql, *statement.params)
     return _row_count(status)
+
+
+async def restore(conn: Connection, statement: Compiled) -> int:
+    """``write`` for ``query.compile_restore``; ``UniqueViolation`` when a restored document meets
+    one that took its ``_key`` or its values of a unique index meanwhile."""
+    try:
+        return await write(conn, statement)
+    except asyncpg.UniqueViolationError as exc:
+        raise UniqueViolation(exc.constraint_name) from exc
 
 
 async def purge_trash(conn: Connection, *, older_than: int) -> int:

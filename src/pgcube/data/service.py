@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from pgcube import query
-from pgcube.data import commands, quota, repository
+from pgcube.data import commands, quota, repository, uniques
 from pgcube.data.documents import Prepared, prepare_documents
 from pgcube.db.session import Session
 from pgcube.errors import NotFound, ValidationError
@@ -73,7 +73,16 @@ def compiler_view(collection: Collection) -> query.Collection:
         schema=collection.schema_name,
         table=collection.table_name,
         fields={spec.name: spec.type.value for spec in collection.fields},
+        indexed=frozenset(
+            [spec.name for spec in collection.fields if spec.indexed]
+            + [name for index in collection.indexes for name in index.fields]
+        ),
     )
+
+
+ABSENT = query.Collection(schema="absent", table="absent", fields={})
+"""A collection that does not exist, as the compiler sees it: no declared fields (what is compiled
+against it is checked, never run)."""
 
 
 @functools.cache
@@ -154,20 +163,7 @@ class DocumentService:
     # --- reads ---------------------------------------------------------------------------------
 
     async def find(self, where: Target, command: commands.Find) -> Page:
-        compiled = query.compile_find(
-            where.compiled,
-            command.criteria,
-            sort=command.sort,
-            projection=command.projection,
-            limit=command.limit,
-            offset=command.offset,
-            page=command.page,
-            per_page=command.per_page,
-            cursor=command.cursor,
-            count=command.with_total,
-            pointers=command.pointers,
-            limits=limits(self.settings),
-        )
+        compiled = self.find_query(where.compiled, command)
         conn = await self.session.connection()
         rows = await repository.find(conn, compiled)
         has_next = len(rows) > compiled.limit
@@ -193,10 +189,52 @@ class DocumentService:
         )
 
     async def count(self, where: Target, command: commands.Count) -> int:
-        compiled = query.compile_count(
-            where.compiled, command.criteria, pointer=command.pointers.criteria, limits=limits(self.settings)
-        )
+        compiled = self.count_query(where.compiled, command)
         return await repository.count(await self.session.connection(), compiled)
+
+    def nothing_found(self, command: commands.Find) -> Page:
+        """The page a find answers on a collection that does not exist: empty, as MongoDB and
+        Singlebase answer (SPEC §10a). The command is checked as any find's (a bad match is
+        still a 400); no statement runs."""
+        compiled = self.find_query(ABSENT, command)
+        return Page(
+            documents=[],
+            limit=compiled.limit,
+            offset=compiled.offset,
+            page=compiled.page,
+            total=0 if compiled.count is not None else None,
+            has_next=False,
+            next_cursor=None,
+            keyset=compiled.keyset,
+        )
+
+    def nothing_counted(self, command: commands.Count) -> int:
+        """A count on a collection that does not exist: 0, once the criteria are checked."""
+        self.count_query(ABSENT, command)
+        return 0
+
+    def find_query(self, collection: query.Collection, command: commands.Find) -> query.FindQuery:
+        """The statements of a find on ``collection`` (``find`` runs them, ``collection.explain``
+        plans them, ``nothing_found`` only checks them)."""
+        return query.compile_find(
+            collection,
+            command.criteria,
+            sort=command.sort,
+            projection=command.projection,
+            limit=command.limit,
+            offset=command.offset,
+            page=command.page,
+            per_page=command.per_page,
+            cursor=command.cursor,
+            count=command.with_total,
+            pointers=command.pointers,
+            limits=limits(self.settings),
+        )
+
+    def count_query(self, collection: query.Collection, command: commands.Count) -> query.Compiled:
+        return query.compile_count(
+            collection, command.criteria, pointer=command.pointers.criteria, limits=limits(self.settings)
+        )
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -212,8 +250,69 @@ class DocumentService:
             [p.data for p in prepared],
             user_keys if any(key is not None for key in user_keys) else None,
         )
-        documents = await repository.insert(conn, statement)
+        # Inside a transaction, a failed statement ends it: a savepoint keeps it open so that the
+        # document a unique index refused can be found (a batch only: one document is document 0).
+        batch = len(prepared) > 1
+        savepoint = batch and self.session.in_transaction and uniques.has_unique(where.collection)
+        try:
+            documents = await repository.insert(conn, statement, savepoint=savepoint)
+        except repository.UniqueViolation as violation:
+            can_ask = not batch or savepoint or not self.session.in_transaction
+            raise await self._refused(conn, where, violation, prepared, can_ask=can_ask) from None
         return Inserted(documents, [p.key for p in prepared])
+
+    def _compile_update(self, where: Target, command: commands.Update, *, guarded: bool) -> query.UpdateQuery:
+        return query.compile_update(
+            where.compiled,
+            command.criteria,
+            command.mutation,
+            pointer=command.pointers.criteria,
+            update_pointer=command.mutation_pointer,
+            required=frozenset(spec.name for spec in where.collection.fields if spec.required),
+            limits=limits(self.settings),
+            max_document_bytes=self.settings.max_document_bytes if guarded else None,
+        )
+
+    def update_query(self, where: Target, command: commands.Update) -> query.UpdateQuery:
+        """The statement ``update`` sends first, once the request has passed the checks that come
+        before any SQL (consent; a strict collection's paths): guarded when it may run alone
+        (``collection.explain`` plans this one)."""
+        self._check_consent(where, command.criteria, command.pointers, command.everything)
+        if not where.collection.strict and not self.session.in_transaction:
+            return self._compile_update(where, command, guarded=True)
+        checked = self._compile_update(where, command, guarded=False)
+        if where.collection.strict:
+            _check_strict_paths(where.collection, checked.paths, command.mutation_pointer)
+        return checked
+
+    async def _refused(
+        self,
+        conn: Any,
+        where: Target,
+        violation: repository.UniqueViolation,
+        prepared: Sequence[Prepared],
+        *,
+        can_ask: bool,
+    ) -> Exception:
+        """The 409 for a batch a unique index refused: the primary key's usual one, or the declared
+        index's with the first offending document (ADR 0025)."""
+        index = uniques.violated(where.collection, violation.constraint)
+        if index is None:
+            return uniques.change_error(where.collection, violation.constraint)
+        if len(prepared) == 1:
+            return uniques.document_error(index, 0, uniques.values_of(index, prepared[0].data))
+        if not can_ask:
+            return uniques.unpositioned_error(index)
+        found = await repository.first_conflict(
+            conn,
+            uniques.conflict_query(where.collection, index, uniques.BATCH_SOURCE),
+            [p.data for p in prepared],
+        )
+        if found is None:
+            return uniques.unpositioned_error(index)
+        return uniques.document_error(
+            index, found["n"], msgspec.json.decode(found["shown"]), found["first_n"]
+        )
 
     async def update(self, where: Target, command: commands.Update) -> list[bytes]:
         """Apply the mutation to every match in one statement (ADR 0013).
@@ -223,34 +322,21 @@ class DocumentService:
         guard trips — or inside a transaction, or on a strict collection, whose whole documents
         are checked here — it runs in a transaction whose results are checked before it may
         commit, which names the field and the document."""
-        self._check_consent(where, command.criteria, command.pointers, command.everything)
-        collection = where.collection
-        required = frozenset(spec.name for spec in collection.fields if spec.required)
-
-        def compiled(guarded: bool) -> query.UpdateQuery:
-            return query.compile_update(
-                where.compiled,
-                command.criteria,
-                command.mutation,
-                pointer=command.pointers.criteria,
-                update_pointer=command.mutation_pointer,
-                required=required,
-                limits=limits(self.settings),
-                max_document_bytes=self.settings.max_document_bytes if guarded else None,
-            )
-
-        if not collection.strict and not self.session.in_transaction:
-            try:
-                rows = await repository.update(await self.session.connection(), compiled(True))
-                return [row["doc"] for row in rows]
-            except repository.UpdateRefused:
-                pass  # undone by PostgreSQL; run it again to say why
-        checked = compiled(False)
-        if collection.strict:
-            _check_strict_paths(collection, checked.paths, command.mutation_pointer)
-        async with self.session.transaction() as conn:
-            rows = await repository.update(conn, checked)
-            self._check_updated(collection, rows, command.mutation_pointer)
+        statement = self.update_query(where, command)
+        try:
+            if statement.guarded:
+                try:
+                    rows = await repository.update(await self.session.connection(), statement)
+                    return [row["doc"] for row in rows]
+                except repository.UpdateRefused:
+                    # Undone by PostgreSQL; run it again to say why (a strict collection is never
+                    # guarded, so its paths were checked already).
+                    statement = self._compile_update(where, command, guarded=False)
+            async with self.session.transaction() as conn:
+                rows = await repository.update(conn, statement)
+                self._check_updated(where.collection, rows, command.mutation_pointer)
+        except repository.UniqueViolation as violation:  # two documents made equal (ADR 0025)
+            raise uniques.change_error(where.collection, violation.constraint) from None
         return [row["doc"] for row in rows]
 
     def _check_consent(
@@ -330,18 +416,16 @@ class DocumentService:
                 )
             return Updated(documents=documents, upserted_key=key)
 
-    async def remove(self, where: Target, command: commands.Remove) -> Removed:
-        """Move the matches to the trash as ``kind`` (one statement), or delete them for good."""
+    def remove_statement(self, where: Target, command: commands.Remove, ref: str) -> query.Compiled:
+        """The statement of a remove, once the request has passed the consent check: the move to
+        the trash under ``ref``, or the delete for good (``collection.explain`` plans this one)."""
         self._check_consent(where, command.criteria, command.pointers, command.everything)
         criteria, pointer = command.criteria, command.pointers.criteria
-        conn = await self.session.connection()
         if command.kind is None:
-            statement = query.compile_delete(
+            return query.compile_delete(
                 where.compiled, criteria, pointer=pointer, limits=limits(self.settings)
             )
-            return Removed(None, await repository.write(conn, statement))
-        ref = uuid.uuid4().hex
-        statement = query.compile_trash(
+        return query.compile_trash(
             where.compiled,
             criteria,
             ref=ref,
@@ -349,13 +433,29 @@ class DocumentService:
             pointer=pointer,
             limits=limits(self.settings),
         )
-        return Removed(ref, await repository.write(conn, statement))
+
+    async def remove(self, where: Target, command: commands.Remove) -> Removed:
+        """Move the matches to the trash as ``kind`` (one statement), or delete them for good."""
+        ref = uuid.uuid4().hex
+        statement = self.remove_statement(where, command, ref)
+        count = await repository.write(await self.session.connection(), statement)
+        return Removed(ref if command.kind is not None else None, count)
+
+    async def trashed(self, where: Target, command: commands.Trashed) -> list[bytes]:
+        """``{_ref, kind, trashed_at, document}`` of each restorable entry, as JSON bytes."""
+        statement = query.compile_trashed(
+            where.compiled, deleted_within=self.settings.trash_retention, limit=command.limit
+        )
+        return await repository.trashed(await self.session.connection(), statement)
 
     async def restore(self, where: Target, command: commands.Restore) -> int:
         statement = query.compile_restore(
             where.compiled, command.ref, deleted_within=self.settings.trash_retention
         )
-        restored = await repository.write(await self.session.connection(), statement)
+        try:
+            restored = await repository.restore(await self.session.connection(), statement)
+        except repository.UniqueViolation as violation:
+            raise uniques.change_error(where.collection, violation.constraint) from None
         if restored == 0:
             raise NotFound(
                 "Nothing to restore under this _ref: it is unknown, or older than the retention",

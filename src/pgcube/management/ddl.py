@@ -13,9 +13,11 @@ A collection's table::
 
 with the indexes ``"<table>$data"`` (GIN ``jsonb_path_ops``, pending list of at most
 ``GIN_PENDING_LIST_KB`` kB: ADR 0010),
-``"<table>$created"`` (B-tree ``(_created_at, _key)``) and ``"<table>$f$<field>"``
+``"<table>$created"`` (B-tree ``(_created_at, _key)``), ``"<table>$f$<field>"``
 (one typed B-tree expression index per declared scalar field, ``(<typed
-expression> NULLS FIRST, _key)``, the expression from ``pgcube.query.fields``).
+expression> NULLS FIRST, _key)``, the expression from ``pgcube.query.fields``)
+and ``"<table>$i$<field>$<field>…"`` (the collection's declared indexes, ADR 0025:
+the same typed expressions, several fields, unique or not).
 
 A schema's ``_trash`` table (deleted and archived documents)::
 
@@ -26,6 +28,13 @@ A schema's ``_trash`` table (deleted and archived documents)::
     trashed_at   timestamptz NOT NULL DEFAULT now()
     PRIMARY KEY (_ref, collection, _key)    -- restore: WHERE _ref = $1 AND collection = $2
     INDEX (kind, trashed_at)                -- purge: WHERE kind = 'deleted' AND trashed_at < $1
+    INDEX (collection, trashed_at DESC NULLS LAST, _key)
+                                            -- collection.trashed: WHERE collection = $1 ORDER BY
+                                            -- trashed_at DESC NULLS LAST, _key LIMIT $3
+
+The last index's order is the one ``query.compile_trashed`` renders, ``NULLS LAST`` included
+(``trashed_at`` is never null, but PostgreSQL matches an index's order to a query's as written);
+migration 0010 gave it to the databases made before.
 
 Restoring is ``INSERT INTO <table> (_key, _userkey, _created_at, _modified_at, data)
 SELECT _key, _userkey, _created_at, _modified_at, data FROM _trash WHERE ...``.
@@ -45,15 +54,24 @@ from collections.abc import Iterable, Sequence
 from pgcube.management.models import (
     SCALAR_TYPES,
     Access,
+    DeclaredIndex,
     FieldSpec,
+    VectorSpec,
     created_index_name,
+    embedding_index_name,
     field_index_name,
     gin_index_name,
     primary_key_name,
 )
 from pgcube.management.naming import quote_literal, relation_name
-from pgcube.query.fields import NULLABLE_FIELDS, ROW_COLUMNS, SYSTEM_COLUMNS, index_definition_sql
-from pgcube.query.sql import qualified, quote_ident
+from pgcube.query.fields import (
+    NULLABLE_FIELDS,
+    ROW_COLUMNS,
+    SYSTEM_COLUMNS,
+    index_definition_sql,
+    index_expression,
+)
+from pgcube.query.sql import qualified, quote_ident, render
 from pgcube.query.writes import TRASH_TABLE
 
 TRASH_COLUMNS = ("collection", "_ref", "kind", *ROW_COLUMNS, "trashed_at")
@@ -112,6 +130,8 @@ def create_trash(schema: str, *, database_name: str) -> list[str]:
     CONSTRAINT {quote_ident(primary_key_name(TRASH_TABLE))} PRIMARY KEY (_ref, collection, _key)
 )""",
         f"CREATE INDEX {quote_ident(relation_name(TRASH_TABLE, 'purge'))} ON {table} (kind, trashed_at)",
+        f"CREATE INDEX {quote_ident(relation_name(TRASH_TABLE, 'collection'))} ON {table} "
+        "(collection, trashed_at DESC NULLS LAST, _key)",
         f"COMMENT ON TABLE {table} IS {quote_literal(comment)}",
     ]
 
@@ -124,27 +144,52 @@ def create_collection(
     *,
     database_name: str,
     database_id: str,
+    vectors: VectorSpec | None = None,
+    declared: Sequence[DeclaredIndex] = (),
 ) -> list[str]:
-    """The table of one collection, its comment, its indexes and its access rules."""
+    """The table of one collection, its comment, its indexes (``declared`` ones too: the table is
+    new and empty, so a plain build in the request's transaction) and its access rules; with
+    ``vectors``, a vector collection's (SPEC §13): ``embedding`` too, and its HNSW index for
+    cosine distance."""
+    kind = "vector collection" if vectors else "collection"
+    comment = f"pgcube {kind} {table!r} of database {database_name!r} (id {database_id})"
+    if vectors is None:
+        statements = _document_table(schema, table, comment)
+    else:
+        comment += f", embeddings by {vectors.embedder}"
+        statements = _document_table(
+            schema, table, comment, f"    embedding     {vectors.column_type} NOT NULL,"
+        )
+        statements.append(
+            f"CREATE INDEX {quote_ident(embedding_index_name(table))} ON {qualified(schema, table)}"
+            f" USING hnsw (embedding {vectors.operator_class})"
+        )
+    for spec in fields:
+        if spec.indexed:
+            statements.extend(create_field_index(schema, table, spec))
+    for index in declared:
+        statements.extend(create_declared_index(schema, table, index, fields))
+    statements.append(apply_access(schema, table, access))
+    return statements
+
+
+def _document_table(schema: str, table: str, comment: str, extra_column: str = "") -> list[str]:
+    """A table of documents (the system columns, ``data``, maybe one more column), its comment,
+    its GIN index and its creation-order index."""
     qualified_table = qualified(schema, table)
-    comment = f"pgcube collection {table!r} of database {database_name!r} (id {database_id})"
     data_is_object = quote_ident(relation_name(table, "object"))
-    statements = [
+    columns = f"{_system_columns(defaults=True)}\n"
+    columns += f"    data          jsonb NOT NULL CONSTRAINT {data_is_object} CHECK (jsonb_typeof(data) = 'object'),\n"
+    columns += f"{extra_column}\n" if extra_column else ""
+    return [
         f"""CREATE TABLE {qualified_table} (
-{_system_columns(defaults=True)}
-    data          jsonb NOT NULL CONSTRAINT {data_is_object} CHECK (jsonb_typeof(data) = 'object'),
-    CONSTRAINT {quote_ident(primary_key_name(table))} PRIMARY KEY (_key)
+{columns}    CONSTRAINT {quote_ident(primary_key_name(table))} PRIMARY KEY (_key)
 )""",
         f"COMMENT ON TABLE {qualified_table} IS {quote_literal(comment)}",
         f"CREATE INDEX {quote_ident(gin_index_name(table))} ON {qualified_table}"
         f" USING gin (data jsonb_path_ops) WITH ({GIN_OPTIONS})",
         f"CREATE INDEX {quote_ident(created_index_name(table))} ON {qualified_table} (_created_at, _key)",
     ]
-    for spec in fields:
-        if spec.indexed:
-            statements.extend(create_field_index(schema, table, spec))
-    statements.append(apply_access(schema, table, access))
-    return statements
 
 
 def apply_access(schema: str, table: str, access: Access) -> str:
@@ -168,6 +213,82 @@ def create_field_index(schema: str, table: str, spec: FieldSpec) -> list[str]:
         f"CREATE INDEX {name} ON {qualified(schema, table)} {definition}",
         f"COMMENT ON INDEX {quote_ident(schema)}.{name} IS {quote_literal(comment)}",
     ]
+
+
+def declared_expressions(index: DeclaredIndex, fields: Sequence[FieldSpec]) -> list[str]:
+    """The typed expression of each field of a declared index, in its order: the compiler's
+    (``pgcube.query.fields``), as for a field's own index, over the column ``data``."""
+    types = {spec.name: spec.type for spec in fields}
+    expressions = []
+    for name in index.fields:
+        expression = index_expression(name, types[name]) if name in types else None
+        if expression is None:
+            raise ValueError(f"only declared scalar fields are indexed, not {name!r}")
+        expressions.append(render(expression))
+    return expressions
+
+
+def declared_values(index: DeclaredIndex) -> str:
+    """A JSON object of a document's values of the index's fields, as the document holds them
+    (``data``): what a duplicate-key error shows."""
+    pairs = []
+    for name in index.fields:
+        path = ", ".join(quote_literal(part) for part in name.split("."))
+        pairs.append(f"{quote_literal(name)}, jsonb_extract_path(data, {path})")
+    return f"jsonb_build_object({', '.join(pairs)})"
+
+
+def declared_index_columns(index: DeclaredIndex, fields: Sequence[FieldSpec]) -> list[str]:
+    """The key columns of a declared index: each field's typed expression ``NULLS FIRST``, then
+    ``_key`` unless it is unique.
+
+    ``ORDER BY`` the fields (all ascending, or all descending) with ``_key`` as the tie-break is
+    then one index scan, forwards or backwards, as for one field (``index_definition_sql``). A
+    unique index leaves ``_key`` out: with it, every key would be unique.
+    """
+    columns = [f"{expression} NULLS FIRST" for expression in declared_expressions(index, fields)]
+    return columns if index.unique else [*columns, "_key"]
+
+
+def duplicated_values(schema: str, table: str, index: DeclaredIndex, fields: Sequence[FieldSpec]) -> str:
+    """A query for the values of one group of documents a unique index cannot tell apart (grouped
+    on the typed expressions, so ``1`` and ``1.0`` are one group; documents lacking a field are
+    left out, as the index leaves them); no row when there is none."""
+    expressions = declared_expressions(index, fields)
+    present = " AND ".join(f"{expression} IS NOT NULL" for expression in expressions)
+    return (
+        f"SELECT (array_agg({declared_values(index)}))[1] FROM {qualified(schema, table)} "  # noqa: S608
+        f"WHERE {present} GROUP BY {', '.join(expressions)} HAVING count(*) > 1 LIMIT 1"
+    )
+
+
+def create_declared_index(
+    schema: str,
+    table: str,
+    index: DeclaredIndex,
+    fields: Sequence[FieldSpec],
+    *,
+    concurrently: bool = False,
+) -> list[str]:
+    """A declared index and its comment: two statements, to run one at a time when
+    ``concurrently`` (``CREATE INDEX CONCURRENTLY`` runs outside any transaction, and a script
+    is one)."""
+    name = quote_ident(index.name)
+    kind = "UNIQUE INDEX" if index.unique else "INDEX"
+    how = " CONCURRENTLY" if concurrently else ""
+    columns = ", ".join(declared_index_columns(index, fields))
+    listed = ", ".join(index.fields)
+    comment = f"pgcube: declared {'unique ' if index.unique else ''}index on ({listed})"
+    return [
+        f"CREATE {kind}{how} {name} ON {qualified(schema, table)} ({columns})",
+        f"COMMENT ON INDEX {quote_ident(schema)}.{name} IS {quote_literal(comment)}",
+    ]
+
+
+def drop_declared_index(schema: str, name: str) -> str:
+    """A declared index, without blocking reads or writes of its table; one already gone (a
+    failed build cleaned up, a drop by hand) is not an error."""
+    return f"DROP INDEX CONCURRENTLY IF EXISTS {quote_ident(schema)}.{quote_ident(name)}"
 
 
 def upgrade_gin_indexes(lock_timeout_ms: int = 1000) -> str:
@@ -228,10 +349,16 @@ __all__ = [
     "TRASH_KINDS",
     "apply_access",
     "create_collection",
+    "create_declared_index",
     "create_field_index",
     "create_schema",
+    "declared_expressions",
+    "declared_index_columns",
+    "declared_values",
+    "drop_declared_index",
     "drop_schema",
     "drop_tables",
+    "duplicated_values",
     "script",
     "upgrade_gin_indexes",
 ]

@@ -43,7 +43,9 @@ SCHEMA_SUFFIX_HEX = 6
 
 _RESERVED = frozenset({"public", "pgcube", "information_schema", TRASH_TABLE})
 _RESERVED_TABLES = frozenset({"_users", "_sessions", "_otps", "_files"})
-_RESERVED_PREFIXES = ("pg_", "_vec_")
+VECTOR_TABLE_PREFIX = "_vec_"
+"""A vector collection ``<name>`` is the table (and catalog name) ``_vec_<name>`` (SPEC §13)."""
+_RESERVED_PREFIXES = ("pg_", VECTOR_TABLE_PREFIX)
 
 
 def _is_reserved(name: str) -> bool:
@@ -86,6 +88,27 @@ def check_collection_name(name: str, *, field: str = "name") -> str:
             f"The collection name {name!r} is reserved", details={"field": field, "value": name}
         )
     return name
+
+
+def check_table_name(name: str, *, field: str = "name") -> str:
+    """A collection's catalog name: a collection's name, or ``_vec_`` and a vector collection's
+    name (``set_access``, ``delete_collection``), else ``ValidationError``."""
+    if name.startswith(VECTOR_TABLE_PREFIX):
+        check_collection_name(name.removeprefix(VECTOR_TABLE_PREFIX), field=field)
+        return name
+    return check_collection_name(name, field=field)
+
+
+def vector_table_name(name: str, *, field: str = "collection") -> str:
+    """The table of the vector collection ``name`` (a valid collection name), else ``ValidationError``."""
+    check_collection_name(name, field=field)
+    table = VECTOR_TABLE_PREFIX + name
+    if len(table.encode()) > MAX_IDENTIFIER_BYTES:
+        raise ValidationError(
+            f"A vector collection's name has at most {MAX_IDENTIFIER_BYTES - len(VECTOR_TABLE_PREFIX)} characters",
+            details={"field": field, "value": name},
+        )
+    return table
 
 
 def check_field_name(name: str, *, field: str = "name") -> str:

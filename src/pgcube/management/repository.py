@@ -24,8 +24,10 @@ from pgcube.management.models import (
     AuthSettings,
     Collection,
     Database,
+    DeclaredIndex,
     FieldSpec,
     FieldType,
+    VectorSpec,
 )
 
 Connection = Any
@@ -177,9 +179,21 @@ def _collection(database: Database, row: asyncpg.Record) -> Collection | None:
         name=row["name"],
         strict=row["strict"],
         fields=fields,
+        indexes=_declared_indexes(row["declared"]),
         created_at=row["created_at"],
         access=Access(read=AccessRule(row["access_read"]), write=AccessRule(row["access_write"])),
+        vectors=None
+        if row["vector_embedder"] is None
+        else VectorSpec(embedder=row["vector_embedder"], dimensions=row["vector_dimensions"]),
     )
+
+
+_decode_declared = msgspec.json.Decoder(tuple[DeclaredIndex, ...]).decode
+
+
+def _declared_indexes(stored: bytes) -> tuple[DeclaredIndex, ...]:
+    """The declared indexes of a ``catalog_entry`` row (a jsonb array, as bytes)."""
+    return _decode_declared(stored)
 
 
 async def fetch_collections(conn: Connection, database: Database) -> list[Collection]:
@@ -227,6 +241,8 @@ async def insert_collection(conn: Connection, database: Database, collection: Co
         collection.strict,
         collection.access.read.value,
         collection.access.write.value,
+        collection.vectors.embedder if collection.vectors else None,
+        collection.vectors.dimensions if collection.vectors else None,
     )
     if created_at is None:
         return None
@@ -246,7 +262,64 @@ async def insert_collection(conn: Connection, database: Database, collection: Co
                 for position, spec in enumerate(collection.fields)
             ],
         )
+    for index in collection.indexes:
+        await insert_index(conn, database, collection.name, index)
     return created_at
+
+
+# --- declared indexes (ADR 0025) ---------------------------------------------------------
+class DuplicateValues(Exception):
+    """A unique index could not be built: the collection holds documents that share its values."""
+
+
+async def insert_index(conn: Connection, database: Database, collection: str, index: DeclaredIndex) -> None:
+    """The catalog row of a declared index; its trigger tells every process's cache."""
+    await conn.execute(
+        SQL.insert_index, database.id, collection, index.name, list(index.fields), index.unique
+    )
+
+
+async def delete_index(conn: Connection, database: Database, collection: str, name: str) -> bool:
+    """Forget a declared index; False when the catalog had no such row."""
+    return bool(await conn.fetchval(SQL.delete_index, database.id, collection, name))
+
+
+async def index_declared(conn: Connection, database: Database, collection: str, name: str) -> bool:
+    declared: bool = await conn.fetchval(SQL.index_declared, database.id, collection, name)
+    return declared
+
+
+async def lock_index(conn: Connection, database: Database, collection: str, name: str, *, wait: bool) -> bool:
+    """Take the session lock on building or dropping the index ``name`` (held until the connection
+    closes); without ``wait``, False at once when another connection holds it."""
+    if wait:
+        await conn.execute(SQL.lock_index, database.id, collection, name)
+        return True
+    return bool(await conn.fetchval(SQL.try_lock_index, database.id, collection, name))
+
+
+async def build_index(conn: Connection, statements: Sequence[str]) -> None:
+    """Run ``CREATE INDEX CONCURRENTLY`` and its comment, one statement at a time, outside any
+    transaction; ``DuplicateValues`` when a unique one meets documents that share its values."""
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    except asyncpg.UniqueViolationError as exc:
+        raise DuplicateValues() from exc
+
+
+async def drop_index(conn: Connection, statement: str) -> None:
+    """``ddl.drop_declared_index``'s statement (outside any transaction)."""
+    await conn.execute(statement)
+
+
+async def duplicated_values(conn: Connection, collection: Collection, index: DeclaredIndex) -> Any:
+    """The values of one group of documents that the unique ``index`` could not tell apart (a
+    JSON object by field, as the documents hold them), or None when there is none (any more)."""
+    found = await conn.fetchval(
+        ddl.duplicated_values(collection.schema_name, collection.name, index, collection.fields)
+    )
+    return None if found is None else msgspec.json.decode(found)
 
 
 async def delete_collections(conn: Connection, database: Database, names: Sequence[str]) -> None:

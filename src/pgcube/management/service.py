@@ -37,7 +37,7 @@ from pgcube.errors import (
     QuotaExceeded,
     ValidationError,
 )
-from pgcube.management import ddl, repository
+from pgcube.management import ddl, declared, repository
 from pgcube.management.models import (
     FILES_TABLE,
     SCALAR_TYPES,
@@ -46,14 +46,18 @@ from pgcube.management.models import (
     CollectionDefinition,
     Database,
     FieldType,
+    VectorSpec,
 )
 from pgcube.management.naming import (
+    VECTOR_TABLE_PREFIX,
     check_collection_name,
     check_database_name,
     check_field_name,
+    check_table_name,
     is_database_id,
     new_database_id,
     schema_name_for,
+    vector_table_name,
 )
 from pgcube.management.repository import Connection
 from pgcube.management.validation import validator_for
@@ -178,11 +182,7 @@ async def resolve_collection(
     from the database's owner, the same way whether the row came from the
     cache or from PostgreSQL.
     """
-    if not is_database_id(database_id) or not principal.can_reach(database_id):
-        raise DatabaseNotFound()
-    database, collection = await _cached_catalog_entry(session, database_id, name)
-    if database is None or database.account_id != principal.account_id:
-        raise DatabaseNotFound()
+    database, collection = await _reachable_entry(session, principal, database_id, name)
     check_collection_name(name, field="collection_name")
     if collection is not None:
         return collection
@@ -190,6 +190,46 @@ async def resolve_collection(
         raise CollectionNotFound(details={"collection": name})
     async with session.transaction() as conn:
         return await _create_on_first_use(conn, settings, database, name)
+
+
+async def resolve_vector_collection(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    database_id: str,
+    name: str,
+    *,
+    create: VectorSpec | None = None,
+) -> Collection:
+    """The vector collection ``name`` (SPEC §13; its table ``_vec_<name>``) as ``resolve_collection``
+    finds a collection; with ``create``, made on first use with those embeddings."""
+    database, collection = await _reachable_entry(session, principal, database_id, VECTOR_TABLE_PREFIX + name)
+    table = vector_table_name(name)
+    if collection is not None:
+        return collection
+    if create is None:
+        raise CollectionNotFound(details={"collection": name})
+    async with session.transaction() as conn:
+        locked = await _lock(conn, database)
+        existing = await repository.fetch_collection(conn, locked, table)
+        if existing is not None:
+            return existing
+        await _check_collection_quota(conn, settings, locked, adding=1)
+        new = Collection(database_id=locked.id, schema_name=locked.schema_name, name=table, vectors=create)
+        return await _create_collection(conn, locked, new)
+
+
+async def _reachable_entry(
+    session: Session, principal: Principal, database_id: str, table: str
+) -> tuple[Database, Collection | None]:
+    """The principal's database ``database_id`` and its collection ``table`` (None: none), else
+    ``DatabaseNotFound`` — the same for another account's database and one that does not exist."""
+    if not is_database_id(database_id) or not principal.can_reach(database_id):
+        raise DatabaseNotFound()
+    database, collection = await _cached_catalog_entry(session, database_id, table)
+    if database is None or database.account_id != principal.account_id:
+        raise DatabaseNotFound()
+    return database, collection
 
 
 async def _cached_catalog_entry(
@@ -341,7 +381,7 @@ async def set_access(
         await repository.set_files_access(conn, database, access)
         caches().forget_database(database.id)
         return access
-    check_collection_name(name, field="collection")
+    check_table_name(name, field="collection")
     if not await repository.set_access(conn, database, name, access):
         raise CollectionNotFound(details={"collection": name})
     caches().forget_collection(database.id, name)
@@ -415,7 +455,7 @@ async def drop_collections(
     database = await get_database(conn, principal, database_id, lock=True)
     wanted = list(dict.fromkeys(names))
     for index, name in enumerate(wanted):
-        check_collection_name(name, field=f"collection_names[{index}]")
+        check_table_name(name, field=f"collection_names[{index}]")
     existing = set(await repository.collection_names(conn, database))
     for name in wanted:
         if name not in existing:
@@ -453,6 +493,7 @@ def check_definitions(definitions: Sequence[CollectionDefinition]) -> None:
                     details={"field": f"{where}.index"},
                 )
         _check_nesting(definition, where=f"collections[{i}].fields")
+        declared.check_definition(definition, at=("collections", i))
 
 
 _CONTAINERS = frozenset({FieldType.OBJECT, FieldType.ANY})
@@ -480,6 +521,7 @@ def _bind(database: Database, definition: CollectionDefinition) -> Collection:
         strict=definition.strict,
         fields=definition.fields,
         access=definition.access,
+        indexes=definition.declared_indexes(),
     )
 
 
@@ -497,6 +539,8 @@ async def _create_collection(conn: Connection, database: Database, collection: C
         collection.access,
         database_name=database.name,
         database_id=database.id,
+        vectors=collection.vectors,
+        declared=collection.indexes,
     )
     if not await repository.create_tables(conn, statements):
         raise Conflict(

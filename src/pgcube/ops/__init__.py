@@ -7,11 +7,12 @@ up from ``REGISTRY``.
 
 from __future__ import annotations
 
-from pgcube.ops import auth, collection, files
+from pgcube.ops import ai, auth, collection, explain, files, vectors
 from pgcube.ops.registry import Answer, Body, Context, Op, Registry
 from pgcube.ops.runner import execute
 
-FAMILIES = (collection.OPS, auth.OPS, files.OPS)
+FAMILIES = (collection.OPS + explain.OPS, auth.OPS, files.OPS, vectors.OPS, ai.OPS)
+"""The families' ops (``collection.explain`` lives in a module of its own, beside ``collection``)."""
 
 REGISTRY = Registry(op for family in FAMILIES for op in family)
 

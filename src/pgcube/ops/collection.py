@@ -10,6 +10,7 @@ is refused, so a misplaced ``filter`` on a delete never means "everything".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, cast
 
 import msgspec
@@ -19,8 +20,19 @@ from pgcube.data.documents import raw_documents
 from pgcube.data.pagination import ddo_pagination
 from pgcube.data.service import Inserted, Page, Removed, Updated
 from pgcube.errors import ValidationError, missing_field
-from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
+from pgcube.ops.registry import (
+    ACCOUNT_PRINCIPALS,
+    ALL_PRINCIPALS,
+    Answer,
+    Body,
+    CollectionUse,
+    Context,
+    Op,
+    PrincipalKind,
+    Tx,
+)
 from pgcube.query import DDO_POINTERS, Pointers
+from pgcube.query_limits import MAX_PAGE_SIZE
 
 Criteria = dict[str, Any]
 Projection = dict[str, Any] | list[str]
@@ -176,6 +188,19 @@ class RestoreBody(_Collection):
         return commands.Restore(collection=self.target_name(), ref=_required(self.ref, "_ref"))
 
 
+class TrashedBody(_Collection):
+    limit: int = 100
+    """At most this many entries, newest first."""
+
+    def command(self) -> commands.Trashed:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValidationError(
+                f"limit must be an integer from 1 to {MAX_PAGE_SIZE}",
+                details={"field": "limit", "pointer": "/limit"},
+            )
+        return commands.Trashed(collection=self.target_name(), limit=self.limit)
+
+
 def db_variant(body: type[_Collection]) -> type[_Collection]:
     """The body under a ``db.*`` name: the criteria may also come as ``filter``, ``filters`` or
     ``matches`` (and a find's projection as ``return_fields`` only)."""
@@ -266,6 +291,10 @@ async def restore(ctx: Context, command: commands.Restore) -> int:
     return await ctx.documents.restore(ctx.collection, command)
 
 
+async def trashed(ctx: Context, command: commands.Trashed) -> list[bytes]:
+    return await ctx.documents.trashed(ctx.collection, command)
+
+
 def _op(
     verb: str,
     summary: str,
@@ -278,6 +307,8 @@ def _op(
     legacy: tuple[str, ...] = (),
     idempotent: bool = False,
     example: dict[str, Any] | None = None,
+    when_missing: Callable[[Context, Any], Any] | None = None,
+    principals: frozenset[PrincipalKind] = ALL_PRINCIPALS,
 ) -> Op[Any, Any]:
     """``collection.<verb>``, answering to ``db.<verb>`` (and ``legacy`` names) with the ``db.*`` body."""
     variant = db_variant(body)
@@ -290,9 +321,10 @@ def _op(
         tx=tx,
         collection=CollectionUse.CREATES if creates else CollectionUse.NEEDS,
         aliases={f"db.{verb}": variant, **dict.fromkeys(legacy, variant)},
-        principals=ALL_PRINCIPALS,  # web keys under the collection's access rules (the runner)
+        principals=principals,  # web keys under the collection's access rules (the runner)
         idempotent=idempotent,
         example=example,
+        when_missing=when_missing,
     )
 
 
@@ -305,8 +337,17 @@ FIND = _op(
     Tx.READ,
     legacy=("db.fetch",),
     example={"op": "collection.find", "collection": "users", "match": {"status": "active"}, "limit": 50},
+    when_missing=lambda ctx, command: ctx.documents.nothing_found(command),
 )
-COUNT = _op("count", "Count the matching documents", CountBody, count, _count, Tx.READ)
+COUNT = _op(
+    "count",
+    "Count the matching documents",
+    CountBody,
+    count,
+    _count,
+    Tx.READ,
+    when_missing=lambda ctx, command: ctx.documents.nothing_counted(command),
+)
 INSERT = _op(
     "insert",
     "Insert one document or a batch (at most 1000); creates the collection on first use",
@@ -358,5 +399,16 @@ RESTORE = _op(
     _count,
     Tx.WRITE,
 )
+TRASHED = _op(
+    "trashed",
+    "List what a restore could put back (_ref, kind, trashed_at, document), newest first",
+    TrashedBody,
+    trashed,
+    _documents,
+    Tx.READ,
+    when_missing=lambda ctx, command: [],
+    # The whole collection's trash, whoever deleted it: the account's own credentials only.
+    principals=ACCOUNT_PRINCIPALS,
+)
 
-OPS: tuple[Op[Any, Any], ...] = (FIND, COUNT, INSERT, UPDATE, UPSERT, DELETE, ARCHIVE, RESTORE)
+OPS: tuple[Op[Any, Any], ...] = (FIND, COUNT, INSERT, UPDATE, UPSERT, DELETE, ARCHIVE, RESTORE, TRASHED)

@@ -22,7 +22,7 @@ from pgcube.files.models import Acl
 from pgcube.files.service import DEFAULT_SIGNED_TTL, MAX_SIGNED_TTL, DirectUpload, FileChanges, NewFile
 from pgcube.management.models import FILES_TABLE
 from pgcube.ops.collection import page_meta
-from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx
+from pgcube.ops.registry import ALL_PRINCIPALS, Answer, Body, CollectionUse, Context, Op, Tx, as_is
 from pgcube.ops.runner import execute
 from pgcube.query import DDO_POINTERS
 from pgcube.storage import Written
@@ -237,10 +237,6 @@ async def _record_upload(ctx: Context, command: tuple[DirectUpload, Written]) ->
     return Answer(ctx.files.answer(await ctx.files.record_upload(*command)))
 
 
-def _as_is(answer: Answer) -> Answer:
-    return answer
-
-
 def _op(
     name: str,
     summary: str,
@@ -255,7 +251,7 @@ def _op(
         summary=summary,
         body=body,
         handler=handler,
-        present=_as_is,
+        present=as_is,
         tx=tx,
         collection=CollectionUse.FILES,
         aliases=dict.fromkeys(aliases, body),

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from pgcube.ai.runtime import AiRuntime
 from pgcube.data.service import DocumentService, Target
 from pgcube.db.session import Session
 from pgcube.errors import UnknownOp
@@ -31,6 +32,7 @@ from pgcube.files.service import Deferred, FileRuntime, FileService
 from pgcube.principal import Principal
 from pgcube.settings import Settings
 from pgcube.users.service import EndUserService
+from pgcube.vectors.service import VectorService
 
 
 class Tx(enum.StrEnum):
@@ -115,6 +117,9 @@ class Context:
     """The client's address as the edge sees it: guesses are counted per address too."""
     file_runtime: FileRuntime | None = None
     """The process's store and signer (the ``file.*`` ops); the DDO endpoint passes it."""
+    ai: AiRuntime | None = None
+    """The process's embedder and chat model (the ``vdb.*`` and ``xai.*`` ops); the DDO endpoint
+    passes it."""
     deferred: Deferred = field(default_factory=list)
     """Work for after the op's statements have committed (``execute`` runs it): the bytes of
     removed files."""
@@ -124,9 +129,18 @@ class Context:
         return DocumentService(self.session, self.settings, sets_userkey=not self.principal.is_web)
 
     @cached_property
+    def vectors(self) -> VectorService:
+        return VectorService(self.session, self.settings)
+
+    @cached_property
     def files(self) -> FileService:
         assert self.file_runtime is not None, "the endpoint passes no file runtime"  # wiring, not input
         return FileService(self.session, self.file_runtime, self.collection, self.deferred)
+
+    @property
+    def models(self) -> AiRuntime:
+        assert self.ai is not None, "the endpoint passes no AI runtime"  # wiring, not input
+        return self.ai
 
     @property
     def users(self) -> EndUserService:
@@ -137,6 +151,11 @@ class Context:
     def collection(self) -> Target:
         assert self.target is not None, "the op declares no collection"  # a registry mistake, not input
         return self.target
+
+
+def as_is(answer: Answer) -> Answer:
+    """``present`` for a handler that returns its ``Answer`` already."""
+    return answer
 
 
 C = TypeVar("C")
@@ -160,6 +179,15 @@ class Op(Generic[C, R]):
     no_store: bool = False
     """The answer carries credentials: no cache may keep it (RELIABILITY H9)."""
     example: dict[str, Any] | None = None
+    vectors: bool = False
+    """The body's ``collection`` is a vector collection (SPEC §13, the table ``_vec_<name>``); a
+    ``CREATES`` op's command carries the ``spec`` to make it with."""
+    when_missing: Callable[[Context, C], R] | None = None
+    """What a read answers when its collection does not exist, instead of 404 (SPEC §10a: a find
+    answers an empty page, a count 0, as MongoDB and Singlebase do)."""
+    prepare: Callable[[Context, C], Awaitable[C]] | None = None
+    """Work before the op's statements that must hold no pooled connection (a model call,
+    RELIABILITY I4): it gives the request's connection back first, and returns the command."""
 
 
 class Registry:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
+from pgcube.data.service import Target
 from pgcube.errors import CollectionNotFound, Forbidden
 from pgcube.files.models import files_target
 from pgcube.management.access import admit, rule_for
@@ -28,11 +29,21 @@ log = logging.getLogger("pgcube.ops")
 
 
 async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
-    """Run ``op``'s handler on ``command``: 403 for a principal the op does not accept; the target
-    collection resolved first when the op declares one; a web key's statements under the
+    """Run ``op``'s handler on ``command``: 403 for a principal the op does not accept; the op's
+    ``prepare`` step (a model call, with no connection held) before anything else; the target
+    collection resolved first when the op declares one (a read of one that does not exist answers
+    its ``when_missing``); a web key's statements under the
     collection's access rules; reads retried once on a lost connection."""
     if kind_of(ctx.principal) not in op.principals:
         raise Forbidden(f"{op.name} does not accept this credential")
+    if op.prepare is not None:
+        command = await op.prepare(ctx, command)
+
+    async def target(create: bool) -> Target:
+        if op.vectors:
+            spec = command.spec if create else None
+            return await ctx.vectors.target(ctx.principal, ctx.database_id, command.collection, create=spec)
+        return await ctx.documents.target(ctx.principal, ctx.database_id, command.collection, create=create)
 
     async def run() -> R:
         if op.collection is CollectionUse.FILES:
@@ -40,8 +51,10 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
             ctx.target = files_target(database, ctx.principal)
         elif op.collection is not CollectionUse.NONE:
             try:
-                ctx.target = await ctx.documents.target(ctx.principal, ctx.database_id, command.collection)
+                ctx.target = await target(create=False)
             except CollectionNotFound:
+                if op.when_missing is not None:
+                    return op.when_missing(ctx, command)
                 # A web key never creates a collection: a new one is locked (rules none/none).
                 if op.collection is not CollectionUse.CREATES or ctx.principal.is_web:
                     raise
@@ -56,9 +69,7 @@ async def execute(op: Op[Any, R], ctx: Context, command: Any) -> R:
         # The first write to a collection creates it in the same transaction: a write that
         # fails leaves no empty collection behind.
         async with ctx.session.transaction():
-            ctx.target = await ctx.documents.target(
-                ctx.principal, ctx.database_id, command.collection, create=True
-            )
+            ctx.target = await target(create=True)
             return await op.handler(ctx, command)
 
     if op.tx is Tx.READ:

@@ -11,16 +11,22 @@ Reading::
     total = await conn.fetchval(q.count.sql, *q.count.params) # unless count=False
     has_next = len(rows) > q.limit; next_cursor = q.next_cursor(rows[q.limit - 1]["cursor"])
 
-Writing: ``compile_insert``, ``compile_delete``, ``compile_trash``, ``compile_restore``
+Writing: ``compile_insert``, ``compile_delete``, ``compile_trash``, ``compile_restore``,
+``compile_trashed`` (what a restore could put back)
 and ``compile_purge_trash`` (``writes``: one statement each), ``compile_update`` (one
 ``UPDATE ... RETURNING`` for the mutation language); ``compile_where`` is the bare
 WHERE condition, ``document_sql`` the document with its system fields, and
 ``index_definition_sql`` the B-tree index of a declared field.
 
+Explaining (``collection.explain``): ``advise`` reads a request and the plan PostgreSQL chose
+for it (``plans``: the indexes, the rows) and says what would let an index serve it.
+
 Every rejection is ``InvalidQuery`` (criteria, sort, projection, paging) or
 ``ValidationError`` (mutations) with ``details.pointer``.
 """
 
+from pgcube.query import plans
+from pgcube.query.advice import Advice, Subject, advise
 from pgcube.query.cache import SQL_CACHE
 from pgcube.query.compiler import (
     DDO_POINTERS,
@@ -51,6 +57,7 @@ from pgcube.query.writes import (
     compile_purge_trash,
     compile_restore,
     compile_trash,
+    compile_trashed,
 )
 
 __all__ = [
@@ -59,13 +66,16 @@ __all__ = [
     "SQL_CACHE",
     "TRASH_TABLE",
     "UPDATE_REFUSED",
+    "Advice",
     "Collection",
     "Compiled",
     "FieldType",
     "FindQuery",
     "Limits",
     "Pointers",
+    "Subject",
     "UpdateQuery",
+    "advise",
     "compile_count",
     "compile_delete",
     "compile_find",
@@ -73,6 +83,7 @@ __all__ = [
     "compile_purge_trash",
     "compile_restore",
     "compile_trash",
+    "compile_trashed",
     "compile_update",
     "compile_where",
     "decode_cursor",
@@ -82,4 +93,5 @@ __all__ = [
     "index_definition_sql",
     "index_expression",
     "matches_everything",
+    "plans",
 ]

@@ -34,6 +34,9 @@ class Collection(msgspec.Struct, frozen=True, kw_only=True):
     schema: str
     table: str
     fields: dict[str, str] = {}
+    indexed: frozenset[str] = frozenset()
+    """Declared fields a B-tree covers (their own index, or a declared index over them): an
+    equality on one is compared as its typed expression, which that B-tree serves."""
 
     def declared(self) -> dict[tuple[str, ...], FieldType]:
         """Each declared field's path and type (shared: do not change it)."""
@@ -99,7 +102,7 @@ def plan_criteria(collection: Collection, criteria: Any, pointer: str, limits: L
     that compiles criteria (``compile_update`` too)."""
     tree = parse(criteria, pointer, limits)
     validate(tree, limits)
-    return Planner(collection.declared()).plan(tree)
+    return Planner(collection.declared(), collection.indexed).plan(tree)
 
 
 def _where(node: PNode, params: Params) -> exp.Expression:

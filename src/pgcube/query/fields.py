@@ -240,9 +240,12 @@ NULLABLE_FIELDS = frozenset({"_userkey"})
 def system_value(name: str, table: str | None = None) -> exp.Expression:
     """A system field as the API shows it (timestamps as ISO 8601 UTC with ms and ``Z``)."""
     column = col(name, table)
-    if name in TIMESTAMP_FIELDS:
-        return fn("to_char", exp.AtTimeZone(this=column, zone=string("UTC")), string(ISO_FORMAT))
-    return column
+    return timestamp_value(column) if name in TIMESTAMP_FIELDS else column
+
+
+def timestamp_value(column: exp.Expression) -> exp.Expression:
+    """A ``timestamptz`` as the API shows it: ISO 8601 UTC with milliseconds and ``Z``."""
+    return fn("to_char", exp.AtTimeZone(this=column, zone=string("UTC")), string(ISO_FORMAT))
 
 
 def system_object(names: tuple[str, ...] = SYSTEM_FIELDS, table: str | None = None) -> exp.Expression:

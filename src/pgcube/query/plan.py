@@ -45,10 +45,14 @@ _LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 class Planner:
     """Plans one criteria tree against a collection's declared fields."""
 
-    __slots__ = ("declared",)
+    __slots__ = ("declared", "indexed")
 
-    def __init__(self, declared: dict[tuple[str, ...], FieldType]) -> None:
+    def __init__(
+        self, declared: dict[tuple[str, ...], FieldType], indexed: frozenset[str] = frozenset()
+    ) -> None:
         self.declared = declared
+        self.indexed = indexed
+        """Declared fields a B-tree covers: their equalities are typed (``equal``)."""
 
     def plan(self, node: Node, top: bool = True, depth: int = 0) -> PNode:
         if isinstance(node, Cond):
@@ -72,7 +76,7 @@ class Planner:
                 return _timestamp_column(column, cond)
         op, path, value = cond.op, cond.path, cond.value
         if op is Op.EQ:
-            return equal(path, value, top)
+            return self.equal(path, value, top)
         if op is Op.NE:
             return _not(equal(path, value, top))
         if op is Op.IN:
@@ -91,6 +95,22 @@ class Planner:
         if op is Op.SIZE:
             return Match(jsonpath.mode(path, jsonpath.size_is(path, "$n")), _encode({"n": value}))
         return Text(jsonpath.elements(path), *text_test(op, value))
+
+    def equal(self, path: tuple[str, ...], value: Any, top: bool) -> PNode:
+        """An equality; on a top-level declared string, number, integer or boolean field that a
+        B-tree covers, as the field's typed expression (that B-tree serves it, and PostgreSQL
+        estimates it from the index's statistics; a field without one keeps GIN).
+
+        The same documents match: writes keep a declared field's value of its type or null, and
+        a value of that type is JSON-equal to another exactly when their typed values are equal.
+        A value of another type keeps the JSON test. Date fields keep it too (their typed value
+        is an instant: ``"2024-01-05"`` would equal ``"2024-01-05T00:00Z"``), and so do dotted
+        fields (``{"a.b": 1}`` also matches ``b`` inside an array ``a``)."""
+        field_type = self.declared.get(path) if top and len(path) == 1 and path[0] in self.indexed else None
+        typed = typed_scalar(field_type, value) if field_type is not None else None
+        if field_type is None or typed is None:
+            return equal(path, value, top)
+        return Indexed(path[0], field_type, "=", typed)
 
     def range(self, cond: Cond, top: bool) -> PNode:
         op, path, value = cond.op, cond.path, cond.value
@@ -159,11 +179,9 @@ def _object_leaves(path: tuple[str, ...], value: dict[str, Any]) -> list[str]:
     return out
 
 
-def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
-    """The parameter for an index comparison, or None when the value's type can't match.
-
-    A ``date``/``datetime`` field compares as instants, so its range value must be an ISO
-    8601 string (like ``_created_at``'s): anything else is a 400, never an empty result."""
+def typed_scalar(field_type: FieldType, value: Any) -> Any:
+    """``value`` as the parameter of a string, number or boolean field's typed expression, or None
+    when it is of another JSON type (or the field is not one of those)."""
     if field_type in (FieldType.NUMBER, FieldType.INTEGER):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
@@ -172,6 +190,16 @@ def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
         return value if isinstance(value, str) else None
     if field_type is FieldType.BOOLEAN:
         return value if isinstance(value, bool) else None
+    return None
+
+
+def _indexed_value(field_type: FieldType, value: Any, cond: Cond) -> Any:
+    """The parameter for an index comparison, or None when the value's type can't match.
+
+    A ``date``/``datetime`` field compares as instants, so its range value must be an ISO
+    8601 string (like ``_created_at``'s): anything else is a 400, never an empty result."""
+    if field_type not in (FieldType.DATE, FieldType.DATETIME):
+        return typed_scalar(field_type, value)
     instant = iso_instant(value) if isinstance(value, str) else None
     if instant is None:
         fail(

@@ -13,7 +13,7 @@ from sqlglot import exp
 from pgcube.query import sql
 from pgcube.query.cache import SQL_CACHE
 from pgcube.query.compiler import Collection, Compiled, plan_criteria
-from pgcube.query.fields import ROW_COLUMNS, document_expression
+from pgcube.query.fields import ROW_COLUMNS, document_expression, timestamp_value
 from pgcube.query.ir import DEFAULT_LIMITS, Limits
 from pgcube.query.nodes import PNode
 from pgcube.query.sql import Params, col, string
@@ -121,6 +121,52 @@ def compile_restore(collection: Collection, ref: str, *, deleted_within: int) ->
 
     text = SQL_CACHE.get(("restore", collection.schema, collection.table), build)
     return Compiled(text, (ref, collection.table, float(deleted_within)))
+
+
+def compile_trashed(collection: Collection, *, deleted_within: int, limit: int) -> Compiled:
+    """What a restore of the collection could put back, newest first: archived documents, and
+    deleted ones within the retention (``deleted_within`` seconds) — ``compile_restore``'s rule::
+
+        SELECT jsonb_build_object('_ref', _ref, 'kind', kind, 'trashed_at', <ISO 8601>,
+                                  'document', <document>)
+        FROM _trash WHERE collection = $1
+          AND (kind = 'archived' OR trashed_at > now() - make_interval(secs => $2))
+        ORDER BY trashed_at DESC NULLS LAST, _key LIMIT $3   -- the order of _trash$collection
+    """
+
+    def build() -> str:
+        params = Params()
+        where = sql.and_(
+            exp.EQ(this=col("collection"), expression=params.take("text")),
+            sql.paren(
+                exp.Or(
+                    this=exp.EQ(this=col("kind"), expression=string("archived")),
+                    expression=exp.GT(this=col("trashed_at"), expression=_seconds_ago(params)),
+                )
+            ),
+        )
+        entry = sql.fn(
+            "jsonb_build_object",
+            string("_ref"),
+            col("_ref"),
+            string("kind"),
+            col("kind"),
+            string("trashed_at"),
+            timestamp_value(col("trashed_at")),
+            string("document"),
+            document_expression(),
+        )
+        select = (
+            exp.select(entry)
+            .from_(_trash(collection))
+            .where(where)
+            .order_by(exp.Ordered(this=col("trashed_at"), desc=True), col("_key"))
+            .limit(params.take("bigint"))
+        )
+        return sql.render(select)
+
+    text = SQL_CACHE.get(("trashed", collection.schema), build)
+    return Compiled(text, (collection.table, float(deleted_within), limit))
 
 
 def compile_purge_trash(schema: str, *, older_than: int) -> Compiled:

@@ -67,3 +67,38 @@ class FindAnswer(msgspec.Struct, kw_only=True):
     success: bool = True
     data: list[dict[str, Any]]
     pagination: Pagination
+
+
+class ExplainRows(msgspec.Struct, kw_only=True):
+    estimated: float
+    """The top plan node's estimate (``Plan Rows``)."""
+    actual: float | msgspec.UnsetType = msgspec.UNSET
+    """With ``analyze``: the rows it returned (``Actual Rows``)."""
+
+
+class ExplainAdvice(msgspec.Struct, kw_only=True):
+    code: str
+    """``UNDECLARED_RANGE``, ``UNANCHORED_REGEX``, ``PREFIX_AS_RANGE``, ``FULL_SCAN``,
+    ``SORT_WITHOUT_INDEX``, ``DEEP_OFFSET`` (docs/query-language.md, "Explaining a query")."""
+    message: str
+    pointer: str | msgspec.UnsetType = msgspec.UNSET
+    """The JSON pointer of the request key it is about (``/filters/price:$gt``)."""
+    fix: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    """What to send: a field's declaration, a replacement condition, a ``create_index`` body."""
+
+
+class Explained(msgspec.Struct, kw_only=True):
+    sql: str
+    params: list[Any]
+    plan: dict[str, Any]
+    """PostgreSQL's plan tree (EXPLAIN's ``Plan`` object)."""
+    indexes: list[str]
+    rows: ExplainRows
+    advice: list[ExplainAdvice]
+
+
+class ExplainAnswer(msgspec.Struct, kw_only=True):
+    """``data``: the same object as the DDO ``collection.explain`` answers."""
+
+    success: bool = True
+    data: Explained

@@ -59,7 +59,11 @@ def _decode(raw: bytes, body_type: type[Any], name: str) -> Any:
 def _validation_error(message: str, name: str) -> ValidationError:
     unknown = _UNKNOWN_FIELD.search(message)
     if unknown:
-        field = unknown.group("field")
+        # Inside a nested object (``data[0]`` of vdb.insert) the key is named by its whole path.
+        where = _PATH.search(message)
+        field = ".".join(
+            part for part in (where.group("path") if where else "", unknown.group("field")) if part
+        )
         hint = " (collection.* operations take their criteria in match)" if field in _CRITERIA_NAMES else ""
         return ValidationError(f"{name} does not take {field}{hint}", details={"field": field})
     missing = _MISSING_FIELD.search(message)

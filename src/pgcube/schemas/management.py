@@ -18,14 +18,20 @@ from pgcube.management.models import (
     Collection,
     CollectionDefinition,
     Database,
+    DeclaredIndex,
     FieldSpec,
     FieldType,
+    IndexDefinition,
     IndexInfo,
+    VectorSpec,
+    describe_declared,
     describe_indexes,
 )
 
 MAX_FIELDS_PER_COLLECTION = 256
 MAX_COLLECTIONS_PER_REQUEST = 1000
+MAX_INDEXES_PER_REQUEST = 64
+"""A bound on the body only: ``management.service`` holds a collection to its own limit (16)."""
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -35,10 +41,23 @@ class FieldIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     required: bool = False
     index: bool | None = None
     """Default: scalar types are indexed; ``false`` skips the index; ``true`` on other types is a 400."""
+    unique: bool = False
+    """No two documents may hold the same value (scalar types only): a unique declared index over
+    this field alone. A document without the field is not constrained."""
 
     def spec(self) -> FieldSpec:
         indexed = self.type in SCALAR_TYPES if self.index is None else self.index
         return FieldSpec(name=self.name, type=self.type, required=self.required, indexed=indexed)
+
+
+class IndexIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    fields: list[str]
+    """Declared scalar fields of the collection, in the index's order (at most 8)."""
+    unique: bool = False
+    """No two documents may hold the same values; a document lacking one of them is not constrained."""
+
+    def definition(self) -> IndexDefinition:
+        return IndexDefinition(fields=tuple(self.fields), unique=self.unique)
 
 
 class CollectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,6 +67,8 @@ class CollectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Refuse keys that are not declared (system fields excepted)."""
     access: Access = LOCKED
     """Who may read and write its documents with a web key (SPEC §11.4); default ``none``/``none``."""
+    indexes: Annotated[list[IndexIn], msgspec.Meta(max_length=MAX_INDEXES_PER_REQUEST)] = []
+    """Typed B-trees over several declared fields (compound), unique or not (ADR 0025)."""
 
     def definition(self) -> CollectionDefinition:
         """The domain value; ``management.service`` checks it (names, duplicates, index flags)."""
@@ -56,6 +77,8 @@ class CollectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             strict=self.strict,
             fields=tuple(field.spec() for field in self.fields),
             access=self.access,
+            unique_fields=tuple(field.name for field in self.fields if field.unique),
+            indexes=tuple(index.definition() for index in self.indexes),
         )
 
 
@@ -82,6 +105,25 @@ class SetAccessBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return Access(read=self.read, write=self.write)
 
 
+class CreateIndexBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    database_id: str
+    collection: str
+    fields: list[str]
+    """Declared scalar fields of the collection, in the index's order (1 to 8)."""
+    unique: bool = False
+    """No two documents may hold the same values; a document lacking one of them is not constrained."""
+
+    def definition(self) -> IndexDefinition:
+        return IndexDefinition(fields=tuple(self.fields), unique=self.unique)
+
+
+class DropIndexBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    database_id: str
+    collection: str
+    name: str
+    """A declared index's name, as ``get_metadata`` lists it (``declared: true``)."""
+
+
 class DropDatabaseBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     database_id: str
     confirmation: str
@@ -99,15 +141,23 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-class FieldOut(msgspec.Struct, kw_only=True):
+class FieldOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     type: FieldType
     required: bool
     index: bool
+    unique: bool = False
+    """Shown when a unique declared index covers this field alone."""
 
     @classmethod
-    def of(cls, spec: FieldSpec) -> FieldOut:
-        return cls(name=spec.name, type=spec.type, required=spec.required, index=spec.indexed)
+    def of(cls, spec: FieldSpec, collection: Collection) -> FieldOut:
+        return cls(
+            name=spec.name,
+            type=spec.type,
+            required=spec.required,
+            index=spec.indexed,
+            unique=collection.is_unique_field(spec.name),
+        )
 
 
 class IndexOut(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -116,31 +166,59 @@ class IndexOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     fields: tuple[str, ...]
     unique: bool = False
     type: FieldType | None = None
+    declared: bool = False
+    """A declared index: ``drop_index`` takes it (the others are the collection's own)."""
 
     @classmethod
     def of(cls, info: IndexInfo) -> IndexOut:
         return cls(**msgspec.structs.asdict(info))  # field for field: a new one fails here
 
 
-class CollectionOut(msgspec.Struct, kw_only=True):
+class CollectionOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     fields: list[FieldOut]
     strict: bool
     indexes: list[IndexOut]
     access: Access
+    vectors: VectorSpec | None = None
+    """A vector collection's embedder and dimensions (SPEC §13); absent for documents."""
 
     @classmethod
     def of(cls, collection: Collection) -> CollectionOut:
         return cls(
             name=collection.name,
-            fields=[FieldOut.of(spec) for spec in collection.fields],
+            fields=[FieldOut.of(spec, collection) for spec in collection.fields],
             strict=collection.strict,
             indexes=[
                 IndexOut.of(info)
-                for info in describe_indexes(collection.name, collection.fields, collection.access)
+                for info in describe_indexes(
+                    collection.name,
+                    collection.fields,
+                    collection.access,
+                    collection.vectors,
+                    collection.indexes,
+                )
             ],
             access=collection.access,
+            vectors=collection.vectors,
         )
+
+
+class CreateIndexAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    collection: str
+    index: IndexOut
+    """As ``get_metadata`` lists it."""
+
+    @classmethod
+    def of(cls, collection: str, index: DeclaredIndex) -> CreateIndexAnswer:
+        return cls(collection=collection, index=IndexOut.of(describe_declared(index)))
+
+
+class DropIndexAnswer(msgspec.Struct, kw_only=True):
+    success: bool = True
+    collection: str
+    dropped_index: str
 
 
 class SetAccessAnswer(msgspec.Struct, kw_only=True):

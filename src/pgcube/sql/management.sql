@@ -62,17 +62,20 @@ DELETE FROM pgcube.databases WHERE id = $1;
 -- name: catalog_entry
 -- The database $1, whoever owns it, and its collection $2 (every collection when $2 is null),
 -- one row per collection (one row with a null name when there is none), its declared fields
--- as four parallel arrays.
+-- as four parallel arrays, its declared indexes as a jsonb array (oldest first).
 SELECT d.id, d.account_id::text AS account_id, d.name AS database_name, d.schema_name,
        d.created_at AS database_created_at, d.auth_settings,
        d.files_access_read, d.files_access_write, c.name, c.strict, c.created_at,
-       c.access_read, c.access_write,
+       c.access_read, c.access_write, c.vector_embedder, c.vector_dimensions,
        coalesce(array_agg(f.name ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_names,
        coalesce(array_agg(f.type ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}') AS f_types,
        coalesce(array_agg(f.required ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
            AS f_required,
        coalesce(array_agg(f.indexed ORDER BY f.position) FILTER (WHERE f.name IS NOT NULL), '{}')
-           AS f_indexed
+           AS f_indexed,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('name', i.name, 'fields', i.fields, 'unique', i."unique")
+                                  ORDER BY i.created_at, i.name), '[]')
+        FROM pgcube.indexes i WHERE i.database_id = c.database_id AND i.collection_name = c.name) AS declared
 FROM pgcube.databases d
 LEFT JOIN pgcube.collections c ON c.database_id = d.id AND ($2::text IS NULL OR c.name = $2)
 LEFT JOIN pgcube.fields f ON f.database_id = c.database_id AND f.collection_name = c.name
@@ -87,8 +90,9 @@ SELECT name FROM pgcube.collections WHERE database_id = $1 ORDER BY name;
 SELECT count(*) FROM pgcube.collections WHERE database_id = $1;
 
 -- name: insert_collection
-INSERT INTO pgcube.collections (database_id, name, strict, access_read, access_write)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO pgcube.collections (database_id, name, strict, access_read, access_write,
+                                vector_embedder, vector_dimensions)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT DO NOTHING RETURNING created_at;
 
 -- name: set_access
@@ -103,6 +107,29 @@ UPDATE pgcube.databases SET files_access_read = $2, files_access_write = $3 WHER
 -- name: insert_field
 INSERT INTO pgcube.fields (database_id, collection_name, position, name, type, required, indexed)
 VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: insert_index
+-- A declared index of a collection (ADR 0025); its trigger announces the collection.
+INSERT INTO pgcube.indexes (database_id, collection_name, name, fields, "unique")
+VALUES ($1, $2, $3, $4::text[], $5);
+
+-- name: delete_index
+DELETE FROM pgcube.indexes WHERE database_id = $1 AND collection_name = $2 AND name = $3
+RETURNING true;
+
+-- name: index_declared
+SELECT EXISTS (
+    SELECT 1 FROM pgcube.indexes WHERE database_id = $1 AND collection_name = $2 AND name = $3
+);
+
+-- name: try_lock_index
+-- The building or dropping of one declared index, by one connection at a time (a session lock:
+-- CREATE INDEX CONCURRENTLY runs outside any transaction). False: someone else holds it.
+SELECT pg_try_advisory_lock(hashtextextended('pgcube.index:' || $1 || ':' || $2 || ':' || $3, 0));
+
+-- name: lock_index
+-- try_lock_index, waiting for the holder (a failed build's clean-up).
+SELECT pg_advisory_lock(hashtextextended('pgcube.index:' || $1 || ':' || $2 || ':' || $3, 0));
 
 -- name: delete_collections
 DELETE FROM pgcube.collections WHERE database_id = $1 AND name = ANY($2::text[]);

@@ -309,7 +309,7 @@ def test_reset_and_resend_answer_before_looking_the_address_up(
         unknown = probe.post(route, json={"email": unique_email("nobody")})
         assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
         assert known.status_code == 202
-        assert elapsed < 0.5, elapsed
+        assert elapsed < 2.0, elapsed  # waiting for the lock would wait until the ROLLBACK below
         assert len(settled_outbox(pg, email)) == 1  # nothing sent while the row is locked
     finally:
         locker.execute("ROLLBACK")

@@ -86,7 +86,8 @@ def test_bad_idempotency_key_is_400(db: Db) -> None:
     response = db.ddo(INSERT, headers={**db.headers, "Idempotency-Key": "has space"})
     assert response.status_code == 400
     # Refused before anything ran: the collection was not even created.
-    assert db.ddo({"op": "collection.find", "collection": "notes"}).status_code == 404
+    listed = db.client.get("/api/list_collections", params={"database_id": db.id}, headers=db.headers)
+    assert "notes" not in [c["name"] for c in listed.json()["collections"]]
 
 
 def test_deleted_documents_are_gone_after_the_purge(settings: Settings, pg: SyncPg) -> None:
@@ -156,3 +157,45 @@ def test_a_key_scoped_to_another_database_gets_no_replay(db: Db) -> None:
     assert unscoped.status_code == 422, unscoped.text
     assert "Idempotent-Replayed" not in unscoped.headers
     assert len(db.keys("notes")) == 1
+
+
+def test_trashed_lists_what_a_restore_could_put_back(db: Db) -> None:
+    """``collection.trashed``: each restorable entry with its _ref, kind and the document as it
+    was, newest first, of this collection only; a restored entry leaves the list."""
+    db.insert("notes", [{"_key": "a", "n": 1}, {"_key": "b", "n": 2}, {"_key": "c", "n": 3}])
+    db.insert("other", [{"_key": "x"}])
+    deleted = db.ok({"op": "collection.delete", "collection": "notes", "match": {"_key": "a"}})["data"]
+    archived = db.ok({"op": "collection.archive", "collection": "notes", "match": {"_key": "b"}})["data"]
+    db.ok({"op": "collection.delete", "collection": "other", "match": {}})
+    listed = db.ok({"op": "collection.trashed", "collection": "notes"})
+    entries = listed["data"]
+    assert [(e["_ref"], e["kind"], e["document"]["_key"]) for e in entries] == [
+        (archived["_ref"], "archived", "b"),
+        (deleted["_ref"], "deleted", "a"),
+    ]
+    assert entries[1]["document"]["n"] == 1
+    assert set(entries[1]["document"]) == {"_key", "_userkey", "_created_at", "_modified_at", "n"}
+    assert entries[0]["trashed_at"].endswith("Z")
+    assert listed["meta"] == {"count": 2}
+    assert len(db.ok({"op": "db.trashed", "collection": "notes", "limit": 1})["data"]) == 1
+    db.ok({"op": "collection.restore", "collection": "notes", "_ref": deleted["_ref"]})
+    after = db.ok({"op": "collection.trashed", "collection": "notes"})["data"]
+    assert [e["_ref"] for e in after] == [archived["_ref"]]
+    assert db.ok({"op": "collection.trashed", "collection": "no_such_thing"})["data"] == []
+    db.error({"op": "collection.trashed", "collection": "notes", "limit": 0}, 400, "VALIDATION_ERROR")
+
+
+def test_trashed_takes_the_account_s_credentials_only(db: Db) -> None:
+    db.insert("notes", [{"_key": "a"}])
+    db.ok({"op": "collection.delete", "collection": "notes", "match": {}})
+    created = db.client.post(
+        "/core/api/v1/keys", json={"name": "web", "kind": "web", "database_id": db.id}, headers=db.headers
+    )
+    assert created.status_code == 201, created.text
+    web = api_key_headers(created.json()["key"])
+    refused = db.ddo({"op": "collection.trashed", "collection": "notes"}, headers=web)
+    assert refused.status_code == 403, refused.text
+    server = api_key_headers(create_api_key(db.client, db.account, db.id))
+    served = db.ddo({"op": "collection.trashed", "collection": "notes"}, headers=server)
+    assert served.status_code == 200, served.text
+    assert [e["document"]["_key"] for e in served.json()["data"]] == ["a"]

@@ -159,7 +159,8 @@ def test_duplicate_key_inside_one_batch_names_both_documents_and_writes_nothing(
         "DUPLICATE_KEY",
     )
     assert error["details"] == {"index": 3, "first_index": 1, "_key": "d"}
-    db.error({"op": "collection.find", "collection": "notes"}, 404, "COLLECTION_NOT_FOUND")
+    listed = db.client.get("/api/list_collections", params={"database_id": db.id}, headers=db.headers)
+    assert "notes" not in [c["name"] for c in listed.json()["collections"]]  # not even created
 
 
 def test_database_errors_do_not_show_their_sqlstate(db: Db) -> None:

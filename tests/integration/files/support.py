@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +16,8 @@ import obstore
 from pgcube.files.urls import FileSigner
 from pgcube.settings import Settings
 from pgcube.storage import open_store
-from tests.support.accounts import Account, api_key_headers, create_api_key, new_account
-from tests.support.end_users import schema_of
+from tests.support.accounts import Account
+from tests.support.databases import KeyedDb, keyed_db_fields
 from tests.support.live import TEST_JWT_SECRET
 from tests.support.sync_pg import SyncPg
 
@@ -28,21 +27,10 @@ CHUNK = 1024 * 1024
 
 
 @dataclass
-class FilesDb:
+class FilesDb(KeyedDb):
     """An account's database, spoken to with a server key of its own."""
 
-    client: httpx.Client
     settings: Settings
-    account: Account
-    id: str
-    schema: str
-    server_key: dict[str, str]
-    """The server key's ``X-API-KEY`` header."""
-    pg: SyncPg
-
-    def op(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
-        """A DDO op on this database; the server key's unless ``headers`` say otherwise."""
-        return self.client.post(f"/api/{self.id}", json=body, headers=headers or self.server_key)
 
     def ok(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         """The ``data`` of an op that must succeed."""
@@ -110,14 +98,7 @@ def new_files_db(
 ) -> FilesDb:
     """A new database of ``account`` (of a new account when none is given) and a server key
     scoped to it."""
-    owner = account if account is not None else new_account(client, pg)
-    response = client.post(
-        "/api/create_database", json={"db_name": "files_" + secrets.token_hex(4)}, headers=owner.headers
-    )
-    assert response.status_code == 201, response.text
-    db_id = response.json()["database"]["id"]
-    key = api_key_headers(create_api_key(client, owner, db_id))
-    return FilesDb(client, settings, owner, db_id, schema_of(pg, db_id), key, pg)
+    return FilesDb(**keyed_db_fields(client, pg, "files", account), settings=settings)
 
 
 def stored(settings: Settings, object_key: str) -> bool:

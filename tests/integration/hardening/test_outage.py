@@ -94,7 +94,9 @@ def test_terminated_backends_fail_only_the_requests_in_flight(private_database: 
                 assert in_flight, "only requests in flight at the termination may fail"
             after = loop.since(kill_done)
             assert {o.status for o in after} == {200}, "the pool refilled"
-            assert len(failed) <= loop.clients
+            # Each terminated backend fails at most the one request that was using it; a client whose
+            # request failed may meet a second backend before the termination loop reaches it.
+            assert len(failed) <= terminated
         finally:
             admin.close()
         assert http.get("/ready").status_code == 200

@@ -314,6 +314,12 @@ def serve_process(settings: Settings) -> Iterator[ServeProcess]:
         yield server
 
 
+# Reading on the event loop stalled /health for the whole read (seconds: 8-13 s for the spaces
+# file, over a second for 200,000 documents). Read in the worker thread, /health answers in tens
+# of milliseconds; the bound leaves room for a busy two-core machine (a CI run once saw 103 ms).
+HEALTH_STALL_BOUND = 0.5
+
+
 def watch_health(
     base_url: str, during: Callable[[], httpx.Response]
 ) -> tuple[httpx.Response, float, list[float]]:
@@ -364,7 +370,7 @@ def test_a_gzip_of_spaces_is_refused_at_once_and_health_stays_fast(
         assert error["details"] == {"index": 0, "limit": 1024 * 1024}
         assert elapsed < 2.0, elapsed
         assert len(health) >= 5, health
-        assert max(health) < 0.1, sorted(health)[-5:]
+        assert max(health) < HEALTH_STALL_BOUND, sorted(health)[-5:]
         listed = http.get(
             "/api/list_collections", params={"database_id": database_id}, headers=account.headers
         )
@@ -373,7 +379,7 @@ def test_a_gzip_of_spaces_is_refused_at_once_and_health_stays_fast(
 
 def test_a_large_gzip_import_leaves_health_fast(serve_process: ServeProcess, settings: Settings) -> None:
     """A small gzip that inflates to 200,000 documents: reading them is a second or more of CPU,
-    in the worker thread; the event loop keeps answering /health within 100 ms."""
+    in the worker thread; the event loop keeps answering /health (well under the read's second)."""
     assert settings.database_url is not None
     body = b"[" + b",".join([b'{"n": 1}'] * 200_000) + b"]"
     compressed = gzip.compress(body, 9)
@@ -387,7 +393,7 @@ def test_a_large_gzip_import_leaves_health_fast(serve_process: ServeProcess, set
         assert response.status_code == 201, response.text
         assert response.json()["inserted_count"] == 200_000
         assert len(health) >= 5, health
-        assert max(health) < 0.1, sorted(health)[-5:]
+        assert max(health) < HEALTH_STALL_BOUND, sorted(health)[-5:]
 
 
 def _read_time(data: bytes, chunk: int) -> float:

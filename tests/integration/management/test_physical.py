@@ -134,6 +134,7 @@ def test_the_trash_table(pg: SyncPg, database: dict[str, Any]) -> None:
     found = indexes(pg, schema, "_trash")
     assert found["_trash$pkey"].endswith("(_ref, collection, _key)")
     assert found["_trash$purge"].endswith("(kind, trashed_at)")
+    assert found["_trash$collection"].endswith("(collection, trashed_at DESC NULLS LAST, _key)")
     comment = pg.fetchval(
         "SELECT obj_description(to_regclass(quote_ident($1) || '._trash'), 'pg_class')", schema
     )

@@ -37,13 +37,14 @@ def test_the_psql_guide_runs_as_written(client: httpx.Client, account: Account, 
             {
                 "name": "users",
                 "fields": [
-                    {"name": "email", "type": "string", "required": True},
+                    {"name": "email", "type": "string", "required": True, "unique": True},
                     {"name": "signup_date", "type": "date"},
                 ],
             },
             {
                 "name": "products",
                 "fields": [{"name": "price", "type": "number"}, {"name": "category", "type": "string"}],
+                "indexes": [{"fields": ["category", "price"]}],
             },
         ],
     )
@@ -84,10 +85,15 @@ def test_the_psql_guide_runs_as_written(client: httpx.Client, account: Account, 
         ("users", "email"),
         ("users", "signup_date"),
     ]
-    assert pg.fetchrow(ours(blocks[3]))["_key"] == DOC_KEY  # type: ignore[index]
+    declared = pg.fetch(ours(blocks[3]))
+    assert [(r["name"], list(r["fields"]), r["unique"]) for r in declared] == [
+        ("products$i$category$price", ["category", "price"], False),
+        ("users$i$email", ["email"], True),
+    ]
+    assert pg.fetchrow(ours(blocks[4]))["_key"] == DOC_KEY  # type: ignore[index]
 
     try:
-        for block in blocks[4:]:
+        for block in blocks[5:]:
             if "<ref>" in block:
                 continue
             pg.execute(ours(block))

@@ -32,11 +32,13 @@ def create_collection(
     )
     pg.execute(f"CREATE INDEX ON {qualified} USING gin (data jsonb_path_ops)")
     pg.execute(f"CREATE INDEX ON {qualified} (_created_at, _key)")
+    indexed = set()
     for name, kind in fields.items():
         definition = index_definition_sql(name, kind)
         if definition is not None:
             pg.execute(f"CREATE INDEX ON {qualified} {definition}")
-    return Collection(schema=schema, table=table, fields=fields)
+            indexed.add(name)
+    return Collection(schema=schema, table=table, fields=fields, indexed=frozenset(indexed))
 
 
 def insert(

@@ -3,7 +3,7 @@
 Random documents whose declared ``number``, ``integer``, ``string``, ``boolean``, ``date``
 and ``datetime`` fields hold values of every scalar type (loaded straight into the table: the
 API would refuse most of them, but the typed expressions must still give the documented
-answers), random ranges in both query syntaxes, random sorts (several keys, both directions,
+answers), random ranges and equalities in both query syntaxes, random sorts (several keys, both directions,
 ties broken by ``_key``). The model is
 ``reference.matches_declared`` and ``reference.sort_documents`` (docs/query-language.md).
 """
@@ -114,7 +114,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
 # --- queries --------------------------------------------------------------------------------
 @st.composite
 def conditions(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    """(field, {op: value, ...}) with only range operators; both bounds of one type, mostly the
+    """(field, {op: value, ...}) with range operators or ``$eq``; both bounds of one type, mostly the
     field's own (on date/datetime fields: ISO 8601 strings, null, or a value to refuse)."""
     field = draw(st.sampled_from([*DECLARED, UNDECLARED]))
     kind = DECLARED.get(field)
@@ -129,7 +129,9 @@ def conditions(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         value = draw(st.sampled_from([OWN_VALUES[kind]] * 12 + others))
     if not draw(st.integers(0, 9)):
         value = st.one_of(st.none(), value)
-    shape = draw(st.sampled_from(["one", "one", "two", "between"]))
+    shape = draw(st.sampled_from(["one", "one", "two", "between", "eq"]))
+    if shape == "eq":  # on a top-level declared string/number/boolean field: its typed expression
+        return field, {"$eq": draw(value)}
     if shape == "one":
         return field, {draw(st.sampled_from(RANGE_OPS)): draw(value)}
     if shape == "two":
@@ -174,6 +176,8 @@ def refused(query: tuple[str, list[tuple[str, dict[str, Any]]]]) -> bool:
     for field, cond in query[1]:
         if DECLARED.get(field) in reference.DATE_KINDS:
             for op, arg in cond.items():
+                if op == "$eq":  # equality is JSON equality, whatever the value
+                    continue
                 for v in arg if op == "$between" else [arg]:
                     if v is not None and (not isinstance(v, str) or reference.instant(v) is None):
                         return True

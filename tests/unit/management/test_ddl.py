@@ -27,6 +27,10 @@ def test_schema_script_names_database_and_owner_and_makes_the_trash() -> None:
     assert 'CREATE TABLE "shop_3fa9c1"."_trash"' in text
     assert "PRIMARY KEY (_ref, collection, _key)" in text
     assert 'CREATE INDEX "_trash$purge" ON "shop_3fa9c1"."_trash" (kind, trashed_at)' in text
+    assert (
+        'CREATE INDEX "_trash$collection" ON "shop_3fa9c1"."_trash" (collection, trashed_at DESC NULLS LAST, _key)'
+        in text
+    )
 
 
 def test_collection_script_has_the_columns_and_indexes_of_spec_10() -> None:

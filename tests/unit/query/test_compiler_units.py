@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,12 @@ from pgcube.query.parse import parse
 from pgcube.query.sort import parse_sort
 
 COLL = Collection(schema="s", table="t", fields={"price": "number", "born": "datetime", "name": "string"})
+INDEXED = Collection(
+    schema="s",
+    table="t",
+    fields={"price": "number", "born": "datetime", "name": "string", "info.rank": "number"},
+    indexed=frozenset({"price", "born", "name", "info.rank"}),
+)
 
 
 def params(match: Any) -> tuple[Any, ...]:
@@ -88,6 +95,53 @@ def test_negations_coalesce() -> None:
 
 def test_declared_date_range_uses_instants() -> None:
     assert params({"born:$gte": "2024-01-05T10:00:00+02:00"}) == (iso_instant("2024-01-05T02:00:00-06:00"),)
+
+
+@pytest.mark.parametrize(
+    ("match", "typed"),
+    [
+        ({"price": 5}, Decimal(5)),
+        ({"price": 2.5}, Decimal("2.5")),
+        ({"name": "ann"}, "ann"),
+        ({"name:$eq": "ann"}, "ann"),
+        ({"name": {"$eq": "ann"}}, "ann"),
+    ],
+)
+def test_equality_on_a_declared_field_is_its_typed_expression(match: Any, typed: Any) -> None:
+    """So the field's B-tree, or a compound index that starts with it, serves the equality, and
+    PostgreSQL estimates it from that index's statistics."""
+    compiled = compile_where(INDEXED, match)
+    assert compiled.params == (typed,)
+    assert compiled.sql.startswith("(CASE WHEN JSONB_TYPEOF(")
+    assert re.search(r"\) = (CAST\()?\$1\b", compiled.sql), compiled.sql
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"price": "5"},  # another type: the JSON test, which matches no document of the field
+        {"price": True},
+        {"born": "2024-01-05"},  # a date is equal as a string, not as an instant
+        {"price": None},
+        {"a": 5},  # not declared
+        {"price:$ne": 5},
+        {"items:$elemMatch": {"price": 5}},  # inside an element: not the field
+    ],
+)
+def test_equality_that_stays_a_json_test(match: Any) -> None:
+    assert "CASE WHEN JSONB_TYPEOF(data -> 'price')" not in compile_where(INDEXED, match).sql
+    assert "CASE WHEN JSONB_TYPEOF(data -> 'born')" not in compile_where(INDEXED, match).sql
+
+
+def test_a_declared_field_without_a_b_tree_keeps_the_json_test() -> None:
+    """GIN serves it; a typed test no index covers would read the whole table."""
+    assert compile_where(COLL, {"price": 5}).params == ('$."price" == 5',)
+
+
+def test_a_dotted_declared_field_keeps_the_json_test() -> None:
+    """``{"info.rank": 1}`` matches ``rank`` inside an array ``info`` too, where the typed
+    expression is NULL."""
+    assert compile_where(INDEXED, {"info.rank": 1}).params == ('$."info"."rank" == 1',)
 
 
 def test_empty_match_matches_everything() -> None:

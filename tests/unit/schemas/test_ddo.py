@@ -155,6 +155,12 @@ def test_missing_or_wrong_parts_name_the_field(body: dict[str, Any], field: str)
         ({"op": "collection.insert", "collection": "c", "data": {}, "match": {"a": 1}}, "match"),
         ({"op": "collection.find", "collection": "c", "_ref": "r"}, "_ref"),
         ({"op": "collection.delete", "collection": "c", "where": {"s": "old"}}, "where"),
+        # Inside a nested object the key is named by its whole path.
+        ({"op": "vdb.insert", "collection": "c", "data": [{"content": "a", "tags": ["x"]}]}, "data[0].tags"),
+        (
+            {"op": "vdb.insert", "collection": "c", "data": [{"content": "a"}], "options": {"size": 9}},
+            "options.size",
+        ),
     ],
 )
 def test_keys_the_op_does_not_read_are_refused(body: dict[str, Any], field: str) -> None:

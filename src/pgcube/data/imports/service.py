@@ -37,7 +37,7 @@ from typing import Any, Final
 
 import msgspec
 
-from pgcube.data import repository
+from pgcube.data import repository, uniques
 from pgcube.data.documents import Validator, prepare_one
 from pgcube.data.imports import staging
 from pgcube.data.imports.reader import DocumentReader, located
@@ -196,10 +196,10 @@ async def _stage_and_move(
     await staging.create(conn)
     await staging.copy(conn, rows)
     if rows.error is not None:
-        if mode is ImportMode.INSERT and _about_a_document(rows.error):
-            duplicate = await staging.first_duplicate(conn, collection)
-            if duplicate is not None:
-                raise duplicate_error(duplicate)
+        if _about_a_document(rows.error):  # an earlier document may break a unique index already
+            earlier = await _first_conflict(conn, collection, mode)
+            if earlier is not None:
+                raise earlier
         raise rows.error
     if account_id is not None:
         await _check_quota(conn, settings, collection, account_id, rows.count, mode)
@@ -225,19 +225,44 @@ async def _check_quota(
 
 async def _move(conn: Connection, collection: Collection, mode: ImportMode, *, with_userkey: bool) -> int:
     try:
-        async with conn.transaction():  # a savepoint: the transaction survives a conflict
-            return await staging.move(
-                conn, collection, upsert=mode is ImportMode.UPSERT, with_userkey=with_userkey
-            )
+        try:
+            async with conn.transaction():  # a savepoint: the transaction survives a conflict
+                return await staging.move(
+                    conn, collection, upsert=mode is ImportMode.UPSERT, with_userkey=with_userkey
+                )
+        except Exception as exc:
+            if mode is ImportMode.UPSERT and staging.sqlstate(exc) == staging.CARDINALITY_VIOLATION:
+                async with conn.transaction():
+                    return await staging.move_last_wins(conn, collection, with_userkey=with_userkey)
+            raise
     except Exception as exc:
-        state = staging.sqlstate(exc)
-        if mode is ImportMode.INSERT and state == staging.UNIQUE_VIOLATION:
-            duplicate = await staging.first_duplicate(conn, collection)
-            if duplicate is not None:
-                raise duplicate_error(duplicate) from None
-        if mode is ImportMode.UPSERT and state == staging.CARDINALITY_VIOLATION:
-            return await staging.move_last_wins(conn, collection, with_userkey=with_userkey)
+        if staging.sqlstate(exc) == staging.UNIQUE_VIOLATION:
+            conflict = await _first_conflict(conn, collection, mode)
+            if conflict is not None:
+                raise conflict from None
         raise
+
+
+async def _first_conflict(conn: Connection, collection: Collection, mode: ImportMode) -> PgcubeError | None:
+    """The error of the first staged document that a unique index refuses — the primary key
+    (insert mode: a ``_key`` taken) or a declared one (ADR 0025) — or None when none does."""
+    found: list[tuple[int, PgcubeError]] = []
+    if mode is ImportMode.INSERT:
+        duplicate = await staging.first_duplicate(conn, collection)
+        if duplicate is not None:
+            found.append((duplicate.index, duplicate_error(duplicate)))
+    upsert = mode is ImportMode.UPSERT
+    for index in collection.indexes:
+        if not index.unique:
+            continue
+        query = uniques.conflict_query(
+            collection, index, staging.STAGED_LAST if upsert else staging.STAGED, replacing=upsert
+        )
+        row = await repository.first_conflict(conn, query)
+        if row is not None:
+            shown = msgspec.json.decode(row["shown"])
+            found.append((row["n"], uniques.document_error(index, row["n"], shown, row["first_n"])))
+    return min(found, key=lambda item: item[0])[1] if found else None
 
 
 def duplicate_error(duplicate: staging.Duplicate) -> DuplicateKey:

@@ -41,6 +41,11 @@ COLUMNS = ("n", "key", "userkey", "data")
 Row = tuple[int, str, str | None, bytes]
 """``(index in the file, _key, _userkey, data as JSON bytes)``."""
 
+STAGED = f"SELECT n, key, data FROM {STAGING}"
+"""The staged documents as the rows ``pgcube.data.uniques.conflict_query`` reads."""
+STAGED_LAST = f"SELECT DISTINCT ON (key) n, key, data FROM {STAGING} ORDER BY key, n DESC"
+"""The same in upsert mode: the last document of each ``_key`` (the one written)."""
+
 UNIQUE_VIOLATION = "23505"
 CARDINALITY_VIOLATION = "21000"
 """``ON CONFLICT DO UPDATE`` meeting the same key twice in one statement."""

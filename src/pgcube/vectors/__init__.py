@@ -1,0 +1,1 @@
+"""Vector collections (SPEC §13): tables of chunks with their embeddings, searched through HNSW."""
