@@ -78,6 +78,7 @@ class Listener:
         self._first_confirmation = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listening = False
+        self._closing = False
 
     async def start(self, wait: float = CONNECT_TIMEOUT) -> None:
         """Start listening. Waits up to ``wait`` seconds for the first heartbeat, so the caches
@@ -85,9 +86,13 @@ class Listener:
         keeps trying in the background and the caches stay off until it succeeds."""
         self._task = asyncio.create_task(self._run(), name="pgcube-listener")
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._first_confirmation.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self._first_confirmation.wait()
 
     async def close(self) -> None:
+        """Stop listening. The loop also stops by itself at its next step, so a cancellation
+        that an awaited call swallowed cannot keep the process from shutting down."""
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -96,7 +101,7 @@ class Listener:
 
     async def _run(self) -> None:
         delay = BACKOFF_MIN
-        while True:
+        while not self._closing:
             self._listening = False
             try:
                 await self._listen()
@@ -126,7 +131,7 @@ class Listener:
             await conn.add_listener(self._echo_channel, self._on_echo)
             self._subscriber.connected()
             self._listening = True
-            while True:
+            while not self._closing:
                 await self._heartbeat(conn)
                 await asyncio.sleep(HEARTBEAT_INTERVAL)
         finally:
@@ -136,10 +141,12 @@ class Listener:
         sent_at = time.monotonic()
         self._echo = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(
-                conn.execute("SELECT pg_notify($1, '')", self._echo_channel), HEARTBEAT_TIMEOUT
-            )
-            await asyncio.wait_for(self._echo, HEARTBEAT_TIMEOUT)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+            # arrives as the awaited call completes, and the listener would then outlive shutdown.
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                await conn.execute("SELECT pg_notify($1, '')", self._echo_channel)
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                await self._echo
         finally:
             self._echo = None
         self._subscriber.confirmed(sent_at)
