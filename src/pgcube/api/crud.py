@@ -47,6 +47,12 @@ MUTATION_POINTER = "/update_data"
 FIND_PARAMETERS = frozenset(
     {"database_id", "collection_name", "filters", "page", "page_size", "sort", "fields"}
 )
+# The find's query parameters, for GET /api/crud and GET /api/explain alike.
+Filters = Annotated[str | None, QueryParameter(description='JSON, e.g. {"age:$gt": 18}')]
+PageNumber = Annotated[int, QueryParameter(ge=1)]
+PageSize = Annotated[int, QueryParameter(ge=1)]
+SortParameter = Annotated[str | None, QueryParameter(description='e.g. "price desc, name asc"')]
+Fields = Annotated[str | None, QueryParameter(description='"name,email", or JSON ["name"] / {"secret": 0}')]
 
 
 def _json_param(raw: str | None, name: str) -> Any:
@@ -136,13 +142,11 @@ async def find(
     state: State,
     database_id: FromQuery[str],
     collection_name: FromQuery[str],
-    filters: Annotated[str | None, QueryParameter(description='JSON, e.g. {"age:$gt": 18}')] = None,
-    page: Annotated[int, QueryParameter(ge=1)] = 1,
-    page_size: Annotated[int, QueryParameter(ge=1)] = 10,
-    sort: Annotated[str | None, QueryParameter(description='e.g. "price desc, name asc"')] = None,
-    fields: Annotated[
-        str | None, QueryParameter(description='"name,email", or JSON ["name"] / {"secret": 0}')
-    ] = None,
+    filters: Filters = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 10,
+    sort: SortParameter = None,
+    fields: Fields = None,
 ) -> Response[bytes]:
     _refuse_unknown_parameters(request)
     command = _find_command(collection_name, filters, page, page_size, sort, fields)
@@ -254,11 +258,11 @@ async def explain(
     collection_name: FromQuery[str],
     command: Annotated[str, QueryParameter(description="find, count, update or delete")] = "find",
     analyze: Annotated[bool, QueryParameter(description="Run the statement too (find, count)")] = False,
-    filters: Annotated[str | None, QueryParameter(description='JSON, e.g. {"age:$gt": 18}')] = None,
-    page: Annotated[int, QueryParameter(ge=1)] = 1,
-    page_size: Annotated[int, QueryParameter(ge=1)] = 10,
-    sort: Annotated[str | None, QueryParameter(description='e.g. "price desc, name asc"')] = None,
-    fields: Annotated[str | None, QueryParameter(description='"name,email", or JSON')] = None,
+    filters: Filters = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 10,
+    sort: SortParameter = None,
+    fields: Fields = None,
     mutation: Annotated[
         str | None, QueryParameter(name="data", description="update: the mutation, JSON")
     ] = None,

@@ -78,7 +78,9 @@ class _Collection(Body):
         return msgspec.structs.replace(DDO_POINTERS, criteria="/" + sent[0] if sent else "/match")
 
 
-class FindBody(_Collection):
+class FindKeys(_Collection):
+    """The keys of a find (``FindBody``; ``collection.explain`` reads them too)."""
+
     match: Criteria | None = None
     filter: Criteria | list[str] | None = None
     """The projection (``collection.*``) or the criteria (``db.*``)."""
@@ -91,6 +93,8 @@ class FindBody(_Collection):
     cursor: str | None = None
     count: Literal["exact", "none"] | bool | None = None
 
+
+class FindBody(FindKeys):
     def projection(self) -> Projection | None:
         if self.db_family:
             return self.return_fields

@@ -22,11 +22,9 @@ from pgcube.data.explain import Explanation, explain
 from pgcube.errors import ValidationError
 from pgcube.ops.collection import (
     CountBody,
-    Criteria,
     FindBody,
-    Projection,
+    FindKeys,
     RemoveBody,
-    Sort,
     UpdateBody,
     _Collection,
     db_variant,
@@ -48,20 +46,11 @@ EXPLAINED: dict[str, tuple[type[_Collection], type[_Collection]]] = {
 OWN_KEYS = frozenset({"op", "action", "verb", "analyze"})
 
 
-class ExplainBody(_Collection):
+class ExplainBody(FindKeys):
+    # A find's keys are the most any explained command reads; ``data`` is an update's mutation.
     verb: Verb = msgspec.field(default="find", name="command")
     analyze: bool = False
     """Run the statement too (``EXPLAIN ANALYZE``): a find or a count only."""
-    match: Criteria | None = None
-    filter: Criteria | list[str] | None = None
-    return_fields: Projection | None = None
-    sort: Sort | None = None
-    limit: int | None = None
-    offset: int | None = None
-    page: int | None = None
-    per_page: int | None = None
-    cursor: str | None = None
-    count: Literal["exact", "none"] | bool | None = None
     data: dict[str, Any] | None = None
 
     def command(self) -> commands.Explain:
